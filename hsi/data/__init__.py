@@ -1,0 +1,1 @@
+"""Scenes: the registry of standard scenes, cached downloads, readers and synthetic scenes."""

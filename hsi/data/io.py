@@ -1,0 +1,271 @@
+"""Read a user's scene from .mat (v5 and v7.3), .npy / .npz or ENVI (.hdr/.img) into a Scene.
+
+Arrays are found automatically — the one 3-D numeric array is the cube, the one 2-D integer
+array is the ground truth — or named with ``cube_key`` / ``labels_key``. Every problem is a
+one-line :class:`~hsi.errors.DataError` naming the file and what was expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from hsi.data.scene import Scene
+from hsi.errors import DataError
+
+NonFinitePolicy = Literal["error", "mask"]
+
+MAT_SUFFIXES = {".mat"}
+NPY_SUFFIXES = {".npy"}
+NPZ_SUFFIXES = {".npz"}
+ENVI_SUFFIXES = {".hdr", ".img", ".dat", ".raw", ".bil", ".bip", ".bsq"}
+SUPPORTED = ".mat, .npy, .npz, ENVI .hdr/.img"
+
+
+def read_scene(
+    path: str | Path,
+    labels: str | Path | None = None,
+    *,
+    cube_key: str | None = None,
+    labels_key: str | None = None,
+    name: str | None = None,
+    class_names: Sequence[str] | Mapping[int, str] | None = None,
+    palette: np.ndarray | None = None,
+    nonfinite: NonFinitePolicy = "error",
+) -> Scene:
+    """Read a cube ``(H, W, B)`` and, optionally, its ground truth ``(H, W)``.
+
+    ``labels`` is a second file holding the ground truth; it may be the cube's own file. Without
+    ``labels`` but with ``labels_key``, the ground truth is read from the cube's file.
+    ``class_names`` is either one name per class id present (in increasing id order) or a mapping
+    from id to name. ``nonfinite="mask"`` zero-fills pixels with NaN/Inf and marks them unlabeled;
+    the default refuses such a cube.
+    """
+    path = Path(path)
+    if nonfinite not in ("error", "mask"):
+        raise DataError(f"nonfinite must be 'error' or 'mask', got {nonfinite!r}")
+    cube = read_cube(path, key=cube_key)
+
+    if labels is None and labels_key is not None:
+        labels = path
+    gt = None if labels is None else read_labels(labels, key=labels_key)
+    if gt is not None and gt.shape != cube.shape[:2]:
+        raise DataError(
+            f"{Path(labels).name}: ground truth is {gt.shape[0]}×{gt.shape[1]} but the cube "
+            f"{path.name} is {cube.shape[0]}×{cube.shape[1]} (height × width must match)"
+        )
+
+    cube, gt, n_bad = _check_finite(cube, gt, path, nonfinite)
+    class_ids = (
+        np.zeros(0, dtype=np.int64) if gt is None else np.unique(gt[gt != 0]).astype(np.int64)
+    )
+    names = _class_names(class_ids, class_names, path)
+    if palette is not None:
+        palette = np.asarray(palette, dtype=np.uint8)
+        if palette.shape != (len(class_ids), 3):
+            palette = None  # a registry palette for another class set is better dropped
+    meta = {"source": str(path), "labels_source": None if labels is None else str(labels)}
+    if n_bad:
+        meta["nonfinite_pixels"] = n_bad
+    return Scene(
+        cube=cube,
+        labels=gt,
+        class_ids=class_ids,
+        class_names=names,
+        name=name or path.stem,
+        palette=palette,
+        meta=meta,
+    )
+
+
+def read_cube(path: str | Path, key: str | None = None) -> np.ndarray:
+    """The 3-D numeric array ``(H, W, B)`` of a file; ENVI cubes stay memory-mapped."""
+    path = Path(path)
+    suffix = _check_file(path)
+    if suffix in ENVI_SUFFIXES:
+        if key is not None:
+            raise DataError(f"{path.name}: an ENVI file holds one cube; --cube-key does not apply")
+        return _read_envi(path)
+    arrays = _read_arrays(path, suffix)
+    return _pick(arrays, key, path, what="cube", wanted=_is_cube, expect="a 3-D numeric array")
+
+
+def read_labels(path: str | Path, key: str | None = None) -> np.ndarray:
+    """The 2-D ground truth of a file as int64, validated: integer-valued and non-negative."""
+    path = Path(path)
+    suffix = _check_file(path)
+    if suffix in ENVI_SUFFIXES:
+        gt = np.asarray(_read_envi(path))
+        if gt.ndim == 3 and gt.shape[2] == 1:
+            gt = gt[:, :, 0]
+        arrays = {"envi": gt}
+    else:
+        arrays = _read_arrays(path, suffix)
+    gt = _pick(arrays, key, path, what="labels", wanted=_is_label_like, expect="a 2-D integer array")
+    return _validate_labels(np.asarray(gt), path, key)
+
+
+def _check_file(path: Path) -> str:
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; expected a scene file ({SUPPORTED})")
+    suffix = path.suffix.lower()
+    if suffix not in MAT_SUFFIXES | NPY_SUFFIXES | NPZ_SUFFIXES | ENVI_SUFFIXES:
+        raise DataError(f"{path.name}: unsupported file type {suffix!r}; expected {SUPPORTED}")
+    return suffix
+
+
+def _read_arrays(path: Path, suffix: str) -> dict[str, np.ndarray]:
+    """Every array variable of a .mat / .npy / .npz file, by name."""
+    try:
+        if suffix in NPY_SUFFIXES:
+            return {"array": np.load(path, mmap_mode="r", allow_pickle=False)}
+        if suffix in NPZ_SUFFIXES:
+            with np.load(path, allow_pickle=False) as npz:
+                return {k: npz[k] for k in npz.files}
+        return _read_mat(path)
+    except DataError:
+        raise
+    except Exception as exc:  # every reader has its own exception zoo; the user needs one line
+        raise DataError(f"{path.name}: cannot read the file ({_short(exc)})") from exc
+
+
+def _read_mat(path: Path) -> dict[str, np.ndarray]:
+    import scipy.io
+
+    try:
+        raw = scipy.io.loadmat(path)
+    except NotImplementedError:  # MATLAB v7.3 files are HDF5
+        return _read_mat73(path)
+    except ValueError as exc:
+        if _is_hdf5(path):
+            return _read_mat73(path)
+        raise DataError(f"{path.name}: not a readable MATLAB file ({_short(exc)})") from exc
+    return {k: v for k, v in raw.items() if not k.startswith("__") and isinstance(v, np.ndarray)}
+
+
+def _read_mat73(path: Path) -> dict[str, np.ndarray]:
+    import h5py
+
+    arrays: dict[str, np.ndarray] = {}
+    with h5py.File(path, "r") as f:
+        for k, ds in f.items():
+            if isinstance(ds, h5py.Dataset) and not k.startswith("#"):
+                # MATLAB writes column-major: h5py sees the axes in reverse order.
+                arrays[k] = np.asarray(ds[()]).T
+    return arrays
+
+
+def _is_hdf5(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    return b"\x89HDF\r\n\x1a\n" in head
+
+
+def _read_envi(path: Path) -> np.ndarray:
+    import spectral
+
+    hdr = path if path.suffix.lower() == ".hdr" else path.with_suffix(".hdr")
+    if not hdr.exists():
+        raise DataError(f"{path.name}: ENVI data needs its header {hdr.name} beside it")
+    try:
+        img = spectral.open_image(str(hdr))
+        # bip is (rows, cols, bands) — the project's axis order — and stays memory-mapped.
+        return img.open_memmap(interleave="bip")
+    except Exception as exc:
+        raise DataError(f"{hdr.name}: cannot read the ENVI image ({_short(exc)})") from exc
+
+
+def _is_cube(a: np.ndarray) -> bool:
+    return a.ndim == 3 and _is_numeric(a) and min(a.shape) > 0
+
+
+def _is_label_like(a: np.ndarray) -> bool:
+    return a.ndim == 2 and min(a.shape) > 1 and (np.issubdtype(a.dtype, np.integer) or a.dtype == bool)
+
+
+def _is_numeric(a: np.ndarray) -> bool:
+    return np.issubdtype(a.dtype, np.number) and not np.issubdtype(a.dtype, np.complexfloating)
+
+
+def _pick(arrays, key, path: Path, *, what: str, wanted, expect: str) -> np.ndarray:
+    shapes = ", ".join(f"{k} {tuple(v.shape)} {v.dtype}" for k, v in arrays.items()) or "none"
+    if key is not None:
+        if key not in arrays:
+            raise DataError(f"{path.name}: no variable {key!r}; found: {shapes}")
+        return arrays[key]
+    found = [k for k, v in arrays.items() if wanted(v)]
+    if not found and what == "labels":
+        # MATLAB often stores ground truth as double; integer-valued 2-D floats still qualify.
+        found = [k for k, v in arrays.items() if v.ndim == 2 and _is_numeric(v) and min(v.shape) > 1]
+    if not found:
+        raise DataError(f"{path.name}: expected {expect} for the {what}, found: {shapes}")
+    if len(found) > 1:
+        flag = "--cube-key" if what == "cube" else "--labels-key"
+        raise DataError(
+            f"{path.name}: several candidates for the {what} ({', '.join(found)}); "
+            f"name one with {flag}"
+        )
+    return arrays[found[0]]
+
+
+def _validate_labels(gt: np.ndarray, path: Path, key: str | None) -> np.ndarray:
+    where = path.name if key is None else f"{path.name}:{key}"
+    if gt.ndim != 2:
+        raise DataError(f"{where}: labels must be a 2-D array (H×W), got shape {gt.shape}")
+    if gt.dtype == bool:
+        gt = gt.astype(np.int64)
+    if not _is_numeric(gt):
+        raise DataError(f"{where}: labels must be integers, got dtype {gt.dtype}")
+    if not np.issubdtype(gt.dtype, np.integer):
+        if not np.all(np.isfinite(gt)) or not np.all(gt == np.round(gt)):
+            raise DataError(f"{where}: labels must be integers, found non-integer values")
+    if gt.size and gt.min() < 0:
+        raise DataError(f"{where}: labels must be non-negative (0 = unlabeled), found {gt.min()}")
+    return np.ascontiguousarray(gt, dtype=np.int64)
+
+
+def _check_finite(cube: np.ndarray, gt: np.ndarray | None, path: Path, policy: NonFinitePolicy):
+    if not np.issubdtype(cube.dtype, np.floating):
+        return cube, gt, 0
+    bad = ~np.isfinite(cube).all(axis=2)
+    n_bad = int(bad.sum())
+    if n_bad == 0:
+        return cube, gt, 0
+    if policy == "error":
+        raise DataError(
+            f"{path.name}: {n_bad} pixels contain NaN or Inf; clean the cube, or pass "
+            f"--nonfinite mask to zero-fill them and treat them as unlabeled"
+        )
+    cube = np.array(cube)  # never write into the user's memory map
+    cube[bad] = 0
+    if gt is not None:
+        gt = gt.copy()
+        gt[bad] = 0
+    return cube, gt, n_bad
+
+
+def _class_names(class_ids: np.ndarray, given, path: Path) -> list[str]:
+    if given is None:
+        return [f"class {i}" for i in class_ids]
+    if isinstance(given, Mapping):
+        return [str(given.get(int(i), f"class {i}")) for i in class_ids]
+    given = list(given)
+    if len(given) == len(class_ids):
+        return [str(n) for n in given]
+    if class_ids.size and len(given) >= class_ids.max():
+        # names listed for ids 1..K of a registry scene
+        return [str(given[i - 1]) for i in class_ids]
+    raise DataError(
+        f"{path.name}: {len(given)} class names given for {len(class_ids)} classes "
+        f"{class_ids.tolist()}"
+    )
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]

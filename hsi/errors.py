@@ -1,0 +1,36 @@
+"""Errors a user can act on.
+
+Every failure caused by the user's input (a file, an option, a bundle) raises an :class:`HSIError`
+subclass whose message is one line naming the culprit and what was expected. The CLI prints it as
+``error: <message>`` and exits with code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class HSIError(Exception):
+    """Base class: the message is shown to the user verbatim, on one line."""
+
+
+class DataError(HSIError):
+    """A scene or ground-truth file cannot be read or does not make sense."""
+
+
+class DownloadError(HSIError):
+    """A scene could not be fetched, or is missing and cannot be fetched."""
+
+
+class ChecksumError(DownloadError):
+    """A file's content does not match the checksum it is known or recorded to have."""
+
+
+class ConfigError(HSIError):
+    """An option or hyperparameter is out of range or inconsistent with the data."""
+
+
+class ModelError(HSIError):
+    """An unknown model name, an unknown option, or a shape the model cannot take."""
+
+
+class BundleError(HSIError):
+    """A model bundle is missing, not a bundle, or does not fit the scene it is applied to."""

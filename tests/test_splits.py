@@ -1,0 +1,103 @@
+"""Splits: disjoint, seeded, every class trained on; spatial splits leave no window leakage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hsi.data.synthetic import make_scene
+from hsi.errors import ConfigError
+from hsi.splits import leakage, make_split, parse_size
+
+
+def as_set(coords: np.ndarray) -> set[tuple[int, int]]:
+    return {tuple(c) for c in coords.tolist()}
+
+
+def check_partition(labels, split, *, complete: bool = True):
+    tr, va, te = as_set(split.train), as_set(split.val), as_set(split.test)
+    assert not (tr & va) and not (tr & te) and not (va & te)
+    labeled = as_set(np.argwhere(labels != 0))
+    assert tr | va | te <= labeled
+    if complete:
+        assert tr | va | te == labeled
+    # every class appears in training
+    trained = set(labels[split.train[:, 0], split.train[:, 1]].tolist())
+    assert trained == set(np.unique(labels[labels != 0]).tolist())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    n_classes=st.integers(1, 6),
+    train=st.one_of(st.floats(0.01, 0.9), st.integers(1, 40)),
+    val=st.one_of(st.just(0), st.floats(0.05, 0.5), st.integers(1, 5)),
+)
+def test_random_splits_partition_the_labeled_pixels(seed, n_classes, train, val):
+    labels = make_scene(20, 20, bands=3, n_classes=n_classes, seed=seed % 1000).labels
+    strategy = "per_class" if isinstance(train, int) else "stratified"
+    split = make_split(labels, strategy, train_size=train, val_size=val, seed=seed)
+    check_partition(labels, split)
+    again = make_split(labels, strategy, train_size=train, val_size=val, seed=seed)
+    assert np.array_equal(split.train, again.train) and np.array_equal(split.test, again.test)
+
+
+def test_fraction_per_class_and_seed_changes_split():
+    labels = make_scene(40, 40, bands=3, n_classes=5, seed=3).labels
+    a = make_split(labels, "stratified", train_size=0.1, seed=0)
+    b = make_split(labels, "stratified", train_size=0.1, seed=1)
+    assert not np.array_equal(a.train, b.train)
+    for cls in np.unique(labels[labels > 0]):
+        n = (labels == cls).sum()
+        got = (labels[a.train[:, 0], a.train[:, 1]] == cls).sum()
+        assert got == max(1, round(0.1 * n))
+
+
+def test_per_class_count_and_small_classes():
+    labels = np.zeros((10, 10), dtype=int)
+    labels[:5] = 1  # 50 pixels
+    labels[9, :6] = 7  # 6 pixels: fewer than the count
+    split = make_split(labels, "per_class", train_size=20, val_size=5, seed=0)
+    train_labels = labels[split.train[:, 0], split.train[:, 1]]
+    val_labels = labels[split.val[:, 0], split.val[:, 1]]
+    assert (train_labels == 1).sum() + (val_labels == 1).sum() == 20
+    assert (val_labels == 1).sum() == 5
+    # the small class gives half its pixels to training (and so keeps some to test)
+    assert (train_labels == 7).sum() + (val_labels == 7).sum() == 3
+    assert any("class 7" in n for n in split.notes)
+
+
+def test_spatial_split_has_no_leakage_and_random_split_leaks():
+    labels = make_scene(96, 96, bands=3, n_classes=4, seed=0).labels
+    patch = 9
+    spatial = make_split(labels, "spatial", train_size=0.3, val_size=0.2, seed=0, patch=patch)
+    check_partition(labels, spatial, complete=False)
+    assert len(spatial.test) > 0.2 * (labels > 0).sum()
+    assert leakage(spatial.train, spatial.test, patch, labels.shape) == 0.0
+    assert leakage(spatial.train, spatial.val, patch, labels.shape) == 0.0
+    random = make_split(labels, "stratified", train_size=0.3, seed=0)
+    assert leakage(random.train, random.test, patch, labels.shape) > 0.9
+    # roughly the requested training share per class
+    for cls in np.unique(labels[labels > 0]):
+        share = (labels[spatial.train[:, 0], spatial.train[:, 1]] == cls).sum() / (labels == cls).sum()
+        assert 0.1 < share < 0.75
+
+
+def test_leakage_counts_chebyshev_neighbourhood():
+    train = np.array([[5, 5]])
+    test = np.array([[5, 7], [5, 8], [7, 7], [0, 0]])
+    assert leakage(train, test, patch=5, shape=(10, 10)) == 0.5
+
+
+@pytest.mark.parametrize("size", [0, -1, 1.5, 0.0, True])
+def test_bad_train_size(size):
+    with pytest.raises(ConfigError, match="--train-size"):
+        make_split(np.ones((4, 4), dtype=int), train_size=size)
+
+
+def test_parse_size():
+    assert parse_size("0.1") == 0.1 and parse_size("50") == 50
+    with pytest.raises(ConfigError):
+        parse_size("ten")
