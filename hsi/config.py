@@ -64,7 +64,9 @@ class TrainConfig:
         if (self.dataset is None) == (self.scene is None):
             raise ConfigError("give exactly one of --dataset NAME or --scene FILE")
         if self.scene is not None and self.labels is None and self.labels_key is None:
-            raise ConfigError("--scene needs its ground truth to train: --labels FILE (or --labels-key)")
+            raise ConfigError(
+                "--scene needs its ground truth to train: --labels FILE (or --labels-key)"
+            )
         if self.pca < 1:
             raise ConfigError(f"--pca must be at least 1, got {self.pca}")
         if self.epochs < 1:

@@ -32,7 +32,9 @@ def pad_cube(cube: np.ndarray, patch: int, padding: Padding = "zero") -> np.ndar
 
 def check_patch_size(patch: int, shape: tuple[int, int] | None = None) -> None:
     if int(patch) != patch or patch < 1 or patch % 2 == 0:
-        raise ConfigError(f"--patch must be an odd positive size (a window centred on a pixel), got {patch}")
+        raise ConfigError(
+            f"--patch must be an odd positive size (a window centred on a pixel), got {patch}"
+        )
     if shape is not None and patch // 2 >= min(shape):
         # reflect padding needs it, and a window larger than twice the scene is all padding
         raise ConfigError(f"--patch {patch} is too large for a {shape[0]}×{shape[1]} scene")
@@ -105,13 +107,7 @@ class PatchDataset(Dataset):
     def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         # DataLoader calls this for a whole batch; collate then stacks it.
         x, y = self.get_batch(np.asarray(indices, dtype=np.int64))
-        return list(zip(x, y))
-
-
-def collate_windows(items) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack ``(window, target)`` pairs into ``(x, y)``."""
-    xs, ys = zip(*items)
-    return torch.stack(xs), torch.stack(ys)
+        return list(zip(x, y, strict=True))
 
 
 def labeled_coords(labels: np.ndarray) -> np.ndarray:

@@ -81,7 +81,9 @@ def _random_split(labels, train_size, val_size, rng) -> Split:
         n = len(coords)
         n_train = _n_train(n, train_size)
         if isinstance(train_size, int) and n <= train_size:
-            notes.append(f"class {cls}: {n} pixels, not more than {train_size}; {n_train} used for training")
+            notes.append(
+                f"class {cls}: {n} pixels, not more than {train_size}; {n_train} used for training"
+            )
         part_train, part_test = coords[:n_train], coords[n_train:]
         part_train, part_val = _carve_validation(part_train, val_size)
         train.append(part_train)
@@ -139,7 +141,7 @@ def _spatial_split(labels, train_frac, val_size, rng, patch, block_size) -> Spli
         f"{int((labeled & buffer & ~train_mask).sum())} labeled pixels dropped in the "
         f"{r}-pixel buffer"
     ]
-    for c, cls in enumerate(classes):
+    for cls in classes:
         if not (test_mask & (labels == cls)).any():
             notes.append(f"class {cls}: no test pixel left outside the training blocks' buffer")
         if not (train_mask & (labels == cls)).any():
@@ -252,5 +254,7 @@ def parse_size(text: str) -> float | int:
     try:
         value = float(text)
     except ValueError:
-        raise ConfigError(f"expected a fraction like 0.1 or a count like 50, got {text!r}") from None
+        raise ConfigError(
+            f"expected a fraction like 0.1 or a count like 50, got {text!r}"
+        ) from None
     return int(value) if value.is_integer() and value >= 1 else value

@@ -104,7 +104,9 @@ def read_labels(path: str | Path, key: str | None = None) -> np.ndarray:
         arrays = {"envi": gt}
     else:
         arrays = _read_arrays(path, suffix)
-    gt = _pick(arrays, key, path, what="labels", wanted=_is_label_like, expect="a 2-D integer array")
+    gt = _pick(
+        arrays, key, path, what="labels", wanted=_is_label_like, expect="a 2-D integer array"
+    )
     return _validate_labels(np.asarray(gt), path, key)
 
 
@@ -185,7 +187,9 @@ def _is_cube(a: np.ndarray) -> bool:
 
 
 def _is_label_like(a: np.ndarray) -> bool:
-    return a.ndim == 2 and min(a.shape) > 1 and (np.issubdtype(a.dtype, np.integer) or a.dtype == bool)
+    return (
+        a.ndim == 2 and min(a.shape) > 1 and (np.issubdtype(a.dtype, np.integer) or a.dtype == bool)
+    )
 
 
 def _is_numeric(a: np.ndarray) -> bool:
@@ -201,7 +205,9 @@ def _pick(arrays, key, path: Path, *, what: str, wanted, expect: str) -> np.ndar
     found = [k for k, v in arrays.items() if wanted(v)]
     if not found and what == "labels":
         # MATLAB often stores ground truth as double; integer-valued 2-D floats still qualify.
-        found = [k for k, v in arrays.items() if v.ndim == 2 and _is_numeric(v) and min(v.shape) > 1]
+        found = [
+            k for k, v in arrays.items() if v.ndim == 2 and _is_numeric(v) and min(v.shape) > 1
+        ]
     if not found:
         raise DataError(f"{path.name}: expected {expect} for the {what}, found: {shapes}")
     if len(found) > 1:
@@ -221,9 +227,10 @@ def _validate_labels(gt: np.ndarray, path: Path, key: str | None) -> np.ndarray:
         gt = gt.astype(np.int64)
     if not _is_numeric(gt):
         raise DataError(f"{where}: labels must be integers, got dtype {gt.dtype}")
-    if not np.issubdtype(gt.dtype, np.integer):
-        if not np.all(np.isfinite(gt)) or not np.all(gt == np.round(gt)):
-            raise DataError(f"{where}: labels must be integers, found non-integer values")
+    if not np.issubdtype(gt.dtype, np.integer) and (
+        not np.all(np.isfinite(gt)) or not np.all(gt == np.round(gt))
+    ):
+        raise DataError(f"{where}: labels must be integers, found non-integer values")
     if gt.size and gt.min() < 0:
         raise DataError(f"{where}: labels must be non-negative (0 = unlabeled), found {gt.min()}")
     return np.ascontiguousarray(gt, dtype=np.int64)

@@ -112,7 +112,9 @@ def _class_ids(class_ids: Sequence[int] | None, n_classes: int) -> np.ndarray:
         return np.arange(1, n_classes + 1, dtype=np.int64)
     ids = np.asarray(class_ids, dtype=np.int64)
     if len(ids) != n_classes or len(np.unique(ids)) != n_classes or ids.min() < 1:
-        raise ConfigError(f"class_ids must be {n_classes} distinct positive integers, got {ids.tolist()}")
+        raise ConfigError(
+            f"class_ids must be {n_classes} distinct positive integers, got {ids.tolist()}"
+        )
     return np.sort(ids)
 
 
@@ -150,7 +152,9 @@ def _paint(region, n_regions, bands, rng, variability, noise, similarity, scale)
     illumination = 1.0 + variability * _smooth_field(rng, (h, w), scale)
     n_drift = 3
     drift_basis = np.stack([_smooth_spectrum(x, rng) - 0.5 for _ in range(n_drift)])  # (3, B)
-    drift_coef = variability * np.stack([_smooth_field(rng, (h, w), scale / 2) for _ in range(n_drift)])
+    drift_coef = variability * np.stack(
+        [_smooth_field(rng, (h, w), scale / 2) for _ in range(n_drift)]
+    )
     cube = spectra[region] * illumination[..., None]
     cube += mean_level * np.einsum("dhw,db->hwb", drift_coef, drift_basis)
     cube += noise * mean_level * rng.standard_normal((h, w, bands))

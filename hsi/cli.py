@@ -1,0 +1,354 @@
+"""The ``hsi`` command line: thin — parse, call the API, print.
+
+Every error caused by the user's input is printed as one line ``error: …`` and exits with code 2,
+without a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hsi.errors import HSIError
+
+app = typer.Typer(
+    name="hsi",
+    help=(
+        "Hyperspectral image classification: train HybridSN and friends on a standard or your own "
+        "scene, map whole scenes, and measure how results vary over seeds.\n\n"
+        "Typical use:\n\n"
+        "  hsi datasets                                 # the standard scenes, cached or not\n\n"
+        "  hsi train --dataset indian_pines --model hybridsn\n\n"
+        "  hsi predict scene.mat --out map.png          # with the latest trained model\n\n"
+        "  hsi sweep --dataset indian_pines --model hybridsn --seeds 0-9"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+datasets_app = typer.Typer(
+    help="The standard public scenes: list them (default) or download one into the cache.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(datasets_app, name="datasets")
+
+
+def user_errors(func):
+    """Turn HSIError into ``error: …`` on stderr and exit code 2; Ctrl-C into exit code 130."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except HSIError as exc:
+            typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _progress(quiet: bool) -> bool:
+    return not quiet and sys.stderr.isatty()
+
+
+def _echo(quiet: bool):
+    return (lambda msg: None) if quiet else (lambda msg: typer.echo(msg, err=True))
+
+
+# --------------------------------------------------------------------------- datasets
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Cache folder for downloaded scenes. Default: $HSI_DATA_DIR, else the per-user cache.",
+    ),
+]
+
+
+@datasets_app.callback()
+@user_errors
+def datasets(ctx: typer.Context, data_dir: DataDir = None) -> None:
+    """List the standard scenes: size H×W×B, classes, labeled pixels, cached or not, and where."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from hsi.data.fetch import dataset_status
+
+    table = Table(title="Standard scenes")
+    for col in ("name", "title", "H×W×B", "classes", "labeled", "cached", "where"):
+        table.add_column(col, overflow="fold")
+    for row in dataset_status(data_dir):
+        h, w, b = row["shape"]
+        table.add_row(
+            row["name"],
+            row["title"],
+            f"{h}×{w}×{b}",
+            str(row["classes"]),
+            f"{row['labeled']:,}",
+            "yes" if row["cached"] else "no",
+            str(row["where"]),
+        )
+    Console(width=max(120, Console().width)).print(table)
+
+
+@datasets_app.command("download")
+@user_errors
+def datasets_download(
+    name: Annotated[str, typer.Argument(help="Scene name, as listed by `hsi datasets`.")],
+    data_dir: DataDir = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Download one scene into the cache (checksum verified), or check the cached copy."""
+    from hsi.data.fetch import download_dataset
+
+    paths = download_dataset(name, data_dir, progress=_progress(quiet))
+    for role, path in paths.items():
+        typer.echo(f"{role}: {path}")
+
+
+# --------------------------------------------------------------------------- models
+@app.command("models")
+@user_errors
+def models(
+    bands: Annotated[int, typer.Option(help="PCA components k (input channels).")] = 30,
+    patch: Annotated[int, typer.Option(help="Patch size p (odd).")] = 25,
+    classes: Annotated[int, typer.Option(help="Number of classes K.")] = 16,
+    timing: Annotated[bool, typer.Option(help="Measure CPU milliseconds per patch.")] = True,
+) -> None:
+    """Table of the registered models: parameters, multiply-adds and CPU time per patch."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from hsi.models import list_models
+    from hsi.models.summary import model_summary
+
+    table = Table(title=f"Models for k={bands}, p={patch}, K={classes}")
+    for col in ("name", "parameters", "multiply-adds", "CPU ms/patch"):
+        table.add_column(col, justify="left" if col == "name" else "right")
+    for name in list_models():
+        s = model_summary(
+            name, bands=bands, patch=patch, n_classes=classes, repeats=3 if timing else 0
+        )
+        ms = f"{s['ms_per_patch']:.2f}" if timing and s.get("ms_per_patch") else "-"
+        table.add_row(name, f"{s['params']:,}", f"{s['macs'] / 1e6:,.1f} M", ms)
+    Console().print(table)
+
+
+# --------------------------------------------------------------------------- train
+Dataset = Annotated[
+    str | None,
+    typer.Option(help="A standard scene by name (see `hsi datasets`); downloaded and cached."),
+]
+SceneFile = Annotated[
+    Path | None,
+    typer.Option("--scene", help="Your own cube: .mat (v5 or v7.3), .npy, .npz or ENVI .hdr."),
+]
+LabelsFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--labels", help="Ground truth for --scene (may be the same file); 0 = unlabeled."
+    ),
+]
+CubeKey = Annotated[
+    str | None, typer.Option(help="Variable holding the cube, when the file has several.")
+]
+LabelsKey = Annotated[
+    str | None,
+    typer.Option(help="Variable holding the ground truth, when the file has several."),
+]
+Model = Annotated[str, typer.Option(help="Model name; `hsi models` lists them.")]
+Pca = Annotated[
+    int, typer.Option(help="PCA components kept (the paper: 30 for Indian Pines, 15 else).")
+]
+Patch = Annotated[int, typer.Option(help="Odd window size around each pixel (the paper: 25).")]
+Split = Annotated[
+    str,
+    typer.Option(
+        help="stratified (a fraction of each class), per_class (a count per class), or spatial "
+        "(whole blocks, no training window overlapping a test pixel)."
+    ),
+]
+TrainSize = Annotated[
+    str, typer.Option(help="Training share: a fraction like 0.1, or a count per class like 50.")
+]
+ValSize = Annotated[
+    str,
+    typer.Option(
+        help="Validation carved from the training pixels: a fraction or a count per class."
+    ),
+]
+Epochs = Annotated[int, typer.Option(help="Training epochs (the paper: 100).")]
+BatchSize = Annotated[int, typer.Option(help="Mini-batch size (the paper: 256).")]
+Lr = Annotated[float, typer.Option(help="Adam learning rate.")]
+Patience = Annotated[
+    int | None,
+    typer.Option(help="Stop after this many epochs without a better validation score."),
+]
+Seed = Annotated[int, typer.Option(help="Seed for the split, initialisation and shuffling.")]
+Device = Annotated[str, typer.Option(help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")]
+Out = Annotated[
+    Path, typer.Option(help="Folder for run folders; runs/latest points at the newest.")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, only the result.")]
+Width = Annotated[
+    float | None, typer.Option(help="Width multiplier (MobileNet, ShuffleNet V2), e.g. 0.5.")
+]
+Groups = Annotated[int | None, typer.Option(help="ShuffleNet V1 groups: 1, 2, 3, 4 or 8.")]
+Workers = Annotated[int, typer.Option(help="DataLoader worker processes (results do not change).")]
+Deterministic = Annotated[
+    bool, typer.Option(help="Deterministic kernels (bit-identical reruns); off is a little faster.")
+]
+PcaFit = Annotated[
+    str, typer.Option(help="Fit the PCA on the whole scene (the paper) or on the training pixels.")
+]
+NonFinite = Annotated[
+    str, typer.Option(help="NaN/Inf pixels: error, or mask (zero-fill and treat as unlabeled).")
+]
+
+
+def build_config(**options) -> object:
+    """A validated TrainConfig from CLI options (shared by train and sweep)."""
+    from hsi.config import TrainConfig
+    from hsi.splits import parse_size
+
+    model_options = {
+        k: options.pop(k) for k in ("width", "groups") if k in options and options[k] is not None
+    }
+    options = {k: v for k, v in options.items() if k not in ("width", "groups")}
+    for key in ("train_size", "val_size"):
+        if isinstance(options.get(key), str):
+            options[key] = parse_size(options[key]) if options[key] != "0" else 0
+    for key in ("scene", "labels", "data_dir", "out"):
+        if options.get(key) is not None:
+            options[key] = str(options[key])
+    return TrainConfig(model_options=model_options, **options).validate()
+
+
+@app.command("train")
+@user_errors
+def train(
+    dataset: Dataset = None,
+    scene: SceneFile = None,
+    labels: LabelsFile = None,
+    cube_key: CubeKey = None,
+    labels_key: LabelsKey = None,
+    model: Model = "hybridsn",
+    pca: Pca = 30,
+    patch: Patch = 25,
+    split: Split = "stratified",
+    train_size: TrainSize = "0.1",
+    val_size: ValSize = "0.1",
+    epochs: Epochs = 50,
+    batch_size: BatchSize = 128,
+    lr: Lr = 1e-3,
+    patience: Patience = None,
+    seed: Seed = 0,
+    device: Device = "auto",
+    out: Out = Path("runs"),
+    data_dir: DataDir = None,
+    width: Width = None,
+    groups: Groups = None,
+    workers: Workers = 0,
+    deterministic: Deterministic = True,
+    pca_fit: PcaFit = "scene",
+    nonfinite: NonFinite = "error",
+    quiet: Quiet = False,
+) -> None:
+    """Train a model on a scene; write model.pt, metrics, maps and figures to a run folder.
+
+    The kept weights are the best on the validation pixels; test pixels serve only the final
+    OA / AA / Kappa. Ctrl-C stops training and still writes the best bundle so far.
+    """
+    config = build_config(**locals())
+    from hsi.experiment import train_run
+
+    say = _echo(quiet)
+    result = train_run(config, progress=_progress(quiet), log=say)
+    m = result.metrics
+    scores = f"OA {m['oa']:.4f}  AA {m['aa']:.4f}  Kappa {m['kappa']:.4f}"
+    typer.echo(f"{scores}  ({m['split']['test']} test pixels)")
+    typer.echo(f"run: {result.run_dir}")
+    if result.interrupted:
+        typer.echo("training was interrupted; the bundle holds the best weights so far", err=True)
+
+
+# --------------------------------------------------------------------------- predict
+@app.command("predict")
+@user_errors
+def predict(
+    scene: Annotated[Path, typer.Argument(help="The cube to map: .mat, .npy, .npz or ENVI .hdr.")],
+    out: Annotated[
+        Path, typer.Option(help="Map PNG; the .npy and .mat labels go beside it.")
+    ] = Path("map.png"),
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model", help="Model bundle (model.pt or a run folder). Default: runs/latest."
+        ),
+    ] = None,
+    labels: Annotated[
+        Path | None, typer.Option(help="Ground truth: adds metrics and a panels figure.")
+    ] = None,
+    cube_key: CubeKey = None,
+    labels_key: LabelsKey = None,
+    mask: Annotated[
+        bool, typer.Option("--mask", help="Classify only labeled pixels; others stay 0.")
+    ] = False,
+    method: Annotated[str, typer.Option(help="auto, dense (stride-1 models) or patches.")] = "auto",
+    device: Device = "auto",
+    nonfinite: NonFinite = "error",
+    quiet: Quiet = False,
+) -> None:
+    """Classify every pixel of a scene with a trained bundle, keeping the ground truth's ids.
+
+    The scene is reduced with the bundle's own PCA (never refitted) and every evaluation runs
+    with dropout off. Writes OUT (PNG with legend), OUT.npy and OUT.mat (variable
+    `prediction`); with --labels also OUT_panels.png and OUT_metrics.json.
+    """
+    from hsi.errors import ConfigError
+    from hsi.experiment import find_bundle, predict_run
+
+    if method not in ("auto", "dense", "patches"):
+        raise ConfigError(f"--method must be auto, dense or patches, got {method!r}")
+    bundle = find_bundle(model)
+    if not quiet:
+        typer.echo(f"model: {bundle}", err=True)
+    summary = predict_run(
+        scene,
+        out,
+        bundle_path=bundle,
+        labels=labels,
+        cube_key=cube_key,
+        labels_key=labels_key,
+        mask=mask,
+        nonfinite=nonfinite,
+        method=method,
+        device=device,
+        progress=_progress(quiet),
+    )
+    rate = summary["pixels"] / summary["seconds"] if summary["seconds"] else float("inf")
+    typer.echo(f"{summary['pixels']:,} pixels in {summary['seconds']:.2f} s ({rate:,.0f} pixels/s)")
+    if "metrics" in summary:
+        m = summary["metrics"]
+        typer.echo(f"OA {m['oa']:.4f}  AA {m['aa']:.4f}  Kappa {m['kappa']:.4f}")
+    for role, path in summary["outputs"].items():
+        typer.echo(f"{role}: {path}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,455 @@
+"""Cached, verified downloads of the registry's scenes.
+
+Files live in ``<data dir>/<scene name>/`` under their original names (``Indian_pines_gt.mat``…).
+The data dir is the ``data_dir`` argument, else the ``HSI_DATA_DIR`` environment variable, else
+the user cache (``pooch.os_cache("hsi")``, e.g. ``~/.cache/hsi`` on Linux).
+
+Integrity:
+
+* a file with a published checksum in the registry is checked against it on every load;
+* a file without one gets its SHA-256 recorded in ``<scene folder>/checksums.json`` when it is
+  downloaded — or, for a file placed there by hand, the first time it is used — and is checked
+  against that record on every later load.
+
+A mismatch is a :class:`~hsi.errors.ChecksumError` naming the file and both hashes; the file is
+never used silently. Downloads stream into a hidden ``.<name>.*.part`` file in the same folder and
+are renamed into place only once complete and verified, so an interrupted transfer, a server error
+or a bad checksum leaves nothing under the expected name.
+
+Mirrors: ``base_url=`` (or the ``HSI_MIRROR_URL`` environment variable) replaces the source of every
+file by ``<base_url>/<file name>``; published checksums still apply. Tests use it to serve
+synthetic files from a local HTTP server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import hashlib
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pooch
+
+from hsi.data.registry import SPY_COLORS, RemoteFile, SceneInfo, get_scene_info, list_scenes
+from hsi.data.scene import Scene
+from hsi.errors import ChecksumError, DataError, DownloadError
+
+__all__ = [
+    "CHECKSUMS_FILE",
+    "ENV_DATA_DIR",
+    "ENV_MIRROR_URL",
+    "dataset_status",
+    "download_dataset",
+    "fetch_scene",
+    "load_dataset",
+    "resolve_data_dir",
+    "scene_dir",
+]
+
+ENV_DATA_DIR = "HSI_DATA_DIR"
+ENV_MIRROR_URL = "HSI_MIRROR_URL"
+CHECKSUMS_FILE = "checksums.json"
+
+_PART_SUFFIX = ".part"
+_ALG_NAMES = {"sha256": "SHA-256", "md5": "MD5"}
+_CHUNK_SIZE = 1 << 18
+# (connect, read) seconds: a stalled server fails the download instead of hanging it.
+_TIMEOUT = (15, 60)
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The folder that holds one sub-folder per scene (it need not exist yet)."""
+    if data_dir is not None and str(data_dir) != "":
+        return Path(data_dir).expanduser()
+    env = os.environ.get(ENV_DATA_DIR, "").strip()
+    if env:
+        return Path(env).expanduser()
+    return Path(pooch.os_cache("hsi"))
+
+
+def scene_dir(scene: str | SceneInfo, data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where the files of ``scene`` are expected."""
+    return resolve_data_dir(data_dir) / _info(scene).name
+
+
+def fetch_scene(
+    scene: str | SceneInfo,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = True,
+    progress: bool | None = None,
+    base_url: str | None = None,
+) -> dict[str, Path]:
+    """Paths of a scene's files (``'cube'``, ``'labels'``), downloading the missing ones.
+
+    Files already in the scene folder are used without touching the network, after their
+    checksum is verified. ``progress=None`` shows a progress bar only when stderr is a terminal.
+    ``scene`` is a registry name or a :class:`SceneInfo` (e.g. a scene you describe yourself).
+    """
+    info = _info(scene)
+    folder = scene_dir(info, data_dir)
+    files = info.files
+    missing = [role for role, f in files.items() if not (folder / f.filename).is_file()]
+    if missing and not download:
+        raise DownloadError(
+            f"dataset {info.name!r} is not in {folder} and downloading is off; "
+            f"download it (`hsi datasets download {info.name}` or download=True), or "
+            + _manual_hint(info, folder, missing)
+        )
+
+    fresh: set[str] = set()
+    for i, role in enumerate(missing):
+        remote = files[role]
+        url = _url(remote, base_url)
+        try:
+            _download(remote, url, folder, progress)
+        except DownloadError as exc:
+            if isinstance(exc, ChecksumError):
+                raise
+            raise DownloadError(
+                f"{exc}; to install {info.name!r} by hand, "
+                + _manual_hint(info, folder, missing[i:])
+            ) from exc
+        fresh.add(role)
+
+    paths = {}
+    for role, remote in files.items():
+        path = folder / remote.filename
+        if role not in fresh:
+            _verify_present(path, remote)
+        paths[role] = path
+    return paths
+
+
+def download_dataset(
+    name: str | SceneInfo,
+    data_dir: str | os.PathLike[str] | None = None,
+    progress: bool | None = None,
+    *,
+    base_url: str | None = None,
+) -> dict[str, Path]:
+    """Make sure a scene is in the cache (downloading what is missing); return its file paths."""
+    return fetch_scene(name, data_dir, download=True, progress=progress, base_url=base_url)
+
+
+def load_dataset(
+    name: str | SceneInfo,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = True,
+    progress: bool | None = None,
+    base_url: str | None = None,
+) -> Scene:
+    """Fetch a registry scene and read it into a :class:`Scene` with its class names and palette."""
+    from hsi.data.io import read_scene  # io pulls in scipy/h5py; only needed once files exist
+
+    info = _info(name)
+    paths = fetch_scene(info, data_dir, download=download, progress=progress, base_url=base_url)
+    scene = read_scene(
+        paths["cube"],
+        paths["labels"],
+        cube_key=info.cube.key,
+        labels_key=info.labels.key,
+        name=info.name,
+        class_names=dict(zip(info.class_ids, info.class_names, strict=True)),
+        palette=info.palette,
+    )
+    if scene.shape != tuple(info.shape):
+        shape = "×".join(str(n) for n in scene.shape)
+        raise DataError(
+            f"{paths['cube']}: the cube is {shape} but {info.title} is {info.shape_text}; "
+            f"this is not the {info.name!r} scene — delete the files in {paths['cube'].parent} "
+            "and download them again"
+        )
+    if scene.palette is None:
+        # read_scene drops a palette whose rows do not match the classes present; rebuild it
+        # per id so colours still agree with the registry's.
+        colours = dict(zip(info.class_ids, info.palette_rgb, strict=True))
+        scene.palette = np.asarray(
+            [colours.get(int(i), SPY_COLORS[int(i) % len(SPY_COLORS)]) for i in scene.class_ids],
+            dtype=np.uint8,
+        ).reshape(-1, 3)
+    scene.meta.update(
+        {
+            "dataset": info.name,
+            "title": info.title,
+            "sensor": info.sensor,
+            "wavelength_nm": info.wavelength_nm,
+            "gsd_m": info.gsd_m,
+            "bands_note": info.bands_note,
+            "citation": info.citation,
+        }
+    )
+    return scene
+
+
+def dataset_status(data_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """One row per registry scene, for listings: what it is and whether it is cached here.
+
+    Keys: ``name``, ``title``, ``shape`` (H, W, B), ``size`` ("H×W×B"), ``classes``, ``labeled``,
+    ``sensor``, ``cached`` (all files present), ``missing`` (file names), ``where`` (folder).
+    Nothing is hashed or downloaded.
+    """
+    rows = []
+    for name in list_scenes():
+        info = get_scene_info(name)
+        folder = scene_dir(info, data_dir)
+        missing = [f.filename for f in info.files.values() if not (folder / f.filename).is_file()]
+        rows.append(
+            {
+                "name": info.name,
+                "title": info.title,
+                "shape": info.shape,
+                "size": info.shape_text,
+                "classes": info.n_classes,
+                "labeled": info.n_labeled,
+                "sensor": info.sensor,
+                "cached": not missing,
+                "missing": missing,
+                "where": str(folder),
+            }
+        )
+    return rows
+
+
+# -- internals -----------------------------------------------------------------------------------
+
+
+def _info(scene: str | SceneInfo) -> SceneInfo:
+    return scene if isinstance(scene, SceneInfo) else get_scene_info(scene)
+
+
+def _url(remote: RemoteFile, base_url: str | None) -> str:
+    base = base_url if base_url is not None else os.environ.get(ENV_MIRROR_URL, "").strip()
+    return f"{base.rstrip('/')}/{remote.filename}" if base else remote.url
+
+
+def _manual_hint(info: SceneInfo, folder: Path, roles: Iterable[str]) -> str:
+    # The original source, not the mirror: a hand install is the way round a failing mirror too.
+    wanted = ", ".join(f"{info.files[r].filename} (from {info.files[r].url})" for r in roles)
+    return f"put {wanted} in {folder}"
+
+
+def _download(remote: RemoteFile, url: str, folder: Path, progress: bool | None) -> None:
+    """Stream ``url`` into ``folder/<filename>``; only a complete, verified file lands there."""
+    import requests  # pooch's own HTTP dependency
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _remove_stale_parts(folder, remote.filename)
+        fd, tmp_name = tempfile.mkstemp(
+            dir=folder, prefix=f".{remote.filename}.", suffix=_PART_SUFFIX
+        )
+        os.close(fd)
+    except OSError as exc:
+        raise DownloadError(f"cannot write to {folder}: {exc.strerror or exc}") from exc
+    tmp = Path(tmp_name)
+    bar = _RichDownloadBar(remote.filename) if _want_progress(progress) else None
+    try:
+        downloader = pooch.HTTPDownloader(
+            progressbar=bar if bar is not None else False,
+            chunk_size=_CHUNK_SIZE,
+            timeout=_TIMEOUT,
+        )
+        try:
+            downloader(url, str(tmp), None)
+        except requests.exceptions.RequestException as exc:
+            raise DownloadError(
+                f"could not download {remote.filename} from {url}: {_reason(exc)}"
+            ) from exc
+        except OSError as exc:
+            raise DownloadError(
+                f"could not write {remote.filename} to {folder}: {exc.strerror or exc}"
+            ) from exc
+        digests = _hash_file(tmp, {"sha256", remote.algorithm or "sha256"})
+        if remote.checksum is not None and digests[remote.algorithm] != remote.digest:
+            raise ChecksumError(
+                f"{remote.filename} downloaded from {url} has {_ALG_NAMES[remote.algorithm]} "
+                f"{digests[remote.algorithm]} but {remote.digest} is expected; the download was "
+                "discarded — try again, and if it persists the server's copy differs from the "
+                "published one"
+            )
+        os.replace(tmp, folder / remote.filename)
+        if remote.checksum is None:
+            # Should the record fail to be written (disk full), the next load records it instead.
+            with contextlib.suppress(OSError):
+                _record(folder, remote.filename, digests["sha256"], source=url)
+    finally:
+        if bar is not None:
+            bar.close()
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _verify_present(path: Path, remote: RemoteFile) -> None:
+    """Check a cached file against its published checksum, else against the recorded one."""
+    if remote.checksum is not None:
+        actual = _hash_file(path, {remote.algorithm})[remote.algorithm]
+        if actual != remote.digest:
+            raise ChecksumError(
+                f"{path}: {_ALG_NAMES[remote.algorithm]} is {actual} but the published checksum is "
+                f"{remote.digest}; the file is corrupt or not the original — delete it and run "
+                "again to download a fresh copy"
+            )
+        return
+    records = _read_records(path.parent)
+    actual = _hash_file(path, {"sha256"})["sha256"]
+    recorded = records.get(path.name, {}).get("sha256")
+    if recorded is None:
+        # Trust on first use: a file placed by hand is recorded now and checked from then on.
+        # A read-only shared cache cannot hold the record; its files stay usable, unrecorded.
+        with contextlib.suppress(OSError):
+            _record(path.parent, path.name, actual, source="found in folder (placed by hand)")
+    elif actual != recorded:
+        raise ChecksumError(
+            f"{path}: SHA-256 is {actual} but {recorded} was recorded in {CHECKSUMS_FILE} when it "
+            "was first stored; the file has changed since (corrupt or replaced) — delete it and "
+            "run again to download a fresh copy"
+        )
+
+
+def _hash_file(path: Path, algorithms: set[str]) -> dict[str, str]:
+    hashers = {alg: hashlib.new(alg) for alg in algorithms}
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            for h in hashers.values():
+                h.update(chunk)
+    return {alg: h.hexdigest() for alg, h in hashers.items()}
+
+
+def _read_records(folder: Path) -> dict[str, dict[str, str]]:
+    path = folder / CHECKSUMS_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ChecksumError(
+            f"{path}: cannot read the recorded checksums ({exc}); delete it and the scene's "
+            "files, then download them again"
+        ) from exc
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ChecksumError(
+            f"{path}: not a checksum record written by hsi; delete it and the scene's files, "
+            "then download them again"
+        )
+    return data
+
+
+def _record(folder: Path, filename: str, sha256: str, *, source: str) -> None:
+    records = _read_records(folder)
+    records[filename] = {
+        "sha256": sha256,
+        "source": source,
+        "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{CHECKSUMS_FILE}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(records, f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp_name, folder / CHECKSUMS_FILE)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+
+
+def _remove_stale_parts(folder: Path, filename: str) -> None:
+    # Left by a killed process (SIGKILL, power loss); ours by their name, never a user's file.
+    for part in folder.glob(f".{glob.escape(filename)}.*{_PART_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            part.unlink()
+
+
+def _reason(exc: BaseException) -> str:
+    import requests
+
+    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code} {exc.response.reason or ''}".strip()
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "the connection timed out"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "the server stopped sending data (timed out)"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the transfer was cut off before the end"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        errno_text = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
+        detail = errno_text.group(1).strip() if errno_text else "no connection"
+        return f"cannot connect ({detail})"
+    text = " ".join(str(exc).split())
+    return text[:200] or type(exc).__name__
+
+
+def _want_progress(progress: bool | None) -> bool:
+    if progress is None:
+        return bool(getattr(sys.stderr, "isatty", lambda: False)())
+    return bool(progress)
+
+
+class _RichDownloadBar:
+    """A progress bar with the interface pooch's HTTPDownloader drives (tqdm is not installed).
+
+    pooch sets ``total`` once the response headers arrive, calls ``update(n)`` per chunk, then
+    ``reset()``, ``update(total)`` and ``close()`` after the last one.
+    """
+
+    def __init__(self, description: str) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
+        self._description = description
+        self._task: Any = None
+        self._total = 0
+        self._closed = False
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    @total.setter
+    def total(self, value: int) -> None:
+        self._total = int(value or 0)
+        total = self._total or None  # unknown length: an indeterminate bar
+        if self._task is None:
+            self._progress.start()
+            self._task = self._progress.add_task(self._description, total=total)
+        else:
+            self._progress.update(self._task, total=total)
+
+    def update(self, n: int) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, n)
+
+    def reset(self) -> None:
+        if self._task is not None:
+            self._progress.reset(self._task, total=self._total or None)
+
+    def close(self) -> None:
+        # Called by pooch on success and by us in every case; stopping twice must be harmless.
+        if not self._closed:
+            self._closed = True
+            self._progress.stop()

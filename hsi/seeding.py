@@ -1,0 +1,56 @@
+"""One place for randomness: seed everything, and make PyTorch deterministic.
+
+Same seed, same machine, same library versions ⇒ bit-identical weights and maps. What is covered:
+Python's ``random``, NumPy's global state (for third-party code; this project's own code takes
+explicit generators), PyTorch on CPU and CUDA, DataLoader shuffling (an explicit generator) and
+workers (each seeded from it), and deterministic kernels. docs/reproducibility.md says where the
+guarantee stops.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int, *, deterministic: bool = True) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch; return a torch Generator for DataLoader shuffling.
+
+    ``deterministic=True`` turns on ``torch.use_deterministic_algorithms`` (an op with no
+    deterministic implementation then raises instead of silently varying), switches off cuDNN's
+    benchmark autotuner, and sets the cuBLAS workspace that deterministic CUDA matmuls need.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # seeds every CUDA device too
+    set_deterministic(deterministic)
+    return make_generator(seed)
+
+
+def set_deterministic(enabled: bool) -> None:
+    if enabled:
+        # must be set before the first cuBLAS call; harmless on CPU
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(enabled)
+    torch.backends.cudnn.benchmark = not enabled
+    torch.backends.cudnn.deterministic = enabled
+
+
+def make_generator(seed: int) -> torch.Generator:
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return g
+
+
+def seed_worker(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: NumPy and ``random`` seeds from the worker's torch seed.
+
+    PyTorch seeds each worker's torch RNG from the loader's generator; NumPy and ``random`` would
+    otherwise start from the same state in every worker.
+    """
+    worker_seed = torch.initial_seed() % 2**32
+    np.random.seed(worker_seed)
+    random.seed(worker_seed)

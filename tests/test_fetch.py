@@ -1,0 +1,503 @@
+"""Cached downloads: real HTTP against a local server on 127.0.0.1, never the internet."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pooch
+import pytest
+import scipy.io
+
+from hsi.data import fetch
+from hsi.data.fetch import (
+    CHECKSUMS_FILE,
+    dataset_status,
+    download_dataset,
+    fetch_scene,
+    load_dataset,
+    resolve_data_dir,
+    scene_dir,
+)
+from hsi.data.registry import RemoteFile, SceneInfo, get_scene_info, list_scenes
+from hsi.errors import ChecksumError, DataError, DownloadError
+
+# Port 9 (discard) has no listener here: any attempt to use the network fails at once.
+UNREACHABLE = "http://127.0.0.1:9"
+
+
+# -- a local HTTP server --
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        name = self.path.lstrip("/")
+        self.server.requests.append(name)
+        route = self.server.routes.get(name)
+        if route is None:
+            self.send_error(404)
+            return
+        status, body, mode = route
+        if status != 200:
+            self.send_error(status)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        # "truncate": promise more bytes than are sent, then hang up mid-transfer.
+        extra = 4096 if mode == "truncate" else 0
+        self.send_header("Content-Length", str(len(body) + extra))
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+        self.close_connection = True
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.routes: dict[str, tuple[int, bytes, str]] = {}
+        self.requests: list[str] = []
+        self.timeout = 5
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def serve(self, name: str, body: bytes, *, status: int = 200, mode: str = "ok") -> None:
+        self.routes[name] = (status, body, mode)
+
+
+@pytest.fixture
+def server():
+    srv = _Server()
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def _no_env(monkeypatch):
+    monkeypatch.delenv(fetch.ENV_DATA_DIR, raising=False)
+    monkeypatch.delenv(fetch.ENV_MIRROR_URL, raising=False)
+
+
+# -- synthetic scenes --
+
+
+def _mat_bytes(**arrays) -> bytes:
+    buf = io.BytesIO()
+    scipy.io.savemat(buf, arrays)
+    return buf.getvalue()
+
+
+def _tiny_arrays(shape=(6, 5, 4)):
+    h, w, b = shape
+    rng = np.random.default_rng(0)
+    cube = rng.integers(0, 1000, size=shape).astype(np.uint16)
+    labels = np.zeros((h, w), dtype=np.uint8)
+    labels[0, :] = 1
+    labels[1, :2] = 2
+    labels[2, :3] = 3
+    return cube, labels
+
+
+def _tiny_info(**changes) -> SceneInfo:
+    info = SceneInfo(
+        name="tiny",
+        title="Tiny",
+        cube=RemoteFile("Tiny.mat", f"{UNREACHABLE}/up/Tiny.mat", "tiny"),
+        labels=RemoteFile("Tiny_gt.mat", f"{UNREACHABLE}/up/Tiny_gt.mat", "tiny_gt"),
+        shape=(6, 5, 4),
+        n_labeled=10,
+        class_ids=(1, 2, 3),
+        class_names=("one", "two", "three"),
+        class_counts=(5, 2, 3),
+        sensor="synthetic",
+        wavelength_nm=(400, 1000),
+        gsd_m=1.0,
+        bands_note="four bands",
+    )
+    return replace(info, **changes)
+
+
+@pytest.fixture
+def tiny(server):
+    """A tiny scene served by the local server; returns (info, cube bytes, labels bytes)."""
+    cube, labels = _tiny_arrays()
+    cube_bytes = _mat_bytes(tiny=cube)
+    labels_bytes = _mat_bytes(tiny_gt=labels)
+    server.serve("Tiny.mat", cube_bytes)
+    server.serve("Tiny_gt.mat", labels_bytes)
+    return _tiny_info(), cube_bytes, labels_bytes
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- data dir --
+
+
+def test_data_dir_argument_then_env_then_user_cache(tmp_path, monkeypatch):
+    assert resolve_data_dir() == Path(pooch.os_cache("hsi"))
+    monkeypatch.setenv("HSI_DATA_DIR", str(tmp_path / "env"))
+    assert resolve_data_dir() == tmp_path / "env"
+    assert resolve_data_dir(tmp_path / "arg") == tmp_path / "arg"
+    assert scene_dir("Indian-Pines") == tmp_path / "env" / "indian_pines"
+
+
+def test_env_data_dir_is_where_downloads_go(tmp_path, monkeypatch, server, tiny):
+    info, cube_bytes, _ = tiny
+    monkeypatch.setenv("HSI_DATA_DIR", str(tmp_path))
+    paths = fetch_scene(info, base_url=server.url, progress=False)
+    assert paths["cube"] == tmp_path / "tiny" / "Tiny.mat"
+    assert paths["cube"].read_bytes() == cube_bytes
+
+
+# -- downloading --
+
+
+def test_download_stores_files_and_records_their_hashes(tmp_path, server, tiny):
+    info, cube_bytes, labels_bytes = tiny
+    paths = fetch_scene(info, tmp_path, base_url=server.url, progress=False)
+
+    folder = tmp_path / "tiny"
+    assert paths == {"cube": folder / "Tiny.mat", "labels": folder / "Tiny_gt.mat"}
+    assert paths["cube"].read_bytes() == cube_bytes
+    assert paths["labels"].read_bytes() == labels_bytes
+    assert _files(folder) == sorted([CHECKSUMS_FILE, "Tiny.mat", "Tiny_gt.mat"])  # no leftovers
+    records = json.loads((folder / CHECKSUMS_FILE).read_text())
+    assert records["Tiny.mat"]["sha256"] == _sha256(cube_bytes)
+    assert records["Tiny_gt.mat"]["sha256"] == _sha256(labels_bytes)
+    assert records["Tiny.mat"]["source"] == f"{server.url}/Tiny.mat"
+    assert sorted(server.requests) == ["Tiny.mat", "Tiny_gt.mat"]
+
+
+def test_mirror_env_var_replaces_the_source(tmp_path, monkeypatch, server, tiny):
+    info, cube_bytes, _ = tiny
+    monkeypatch.setenv("HSI_MIRROR_URL", server.url + "/")
+    paths = download_dataset(info, tmp_path, progress=False)
+    assert paths["cube"].read_bytes() == cube_bytes
+    assert sorted(server.requests) == ["Tiny.mat", "Tiny_gt.mat"]
+
+
+def test_cached_files_are_used_without_the_network(tmp_path, server, tiny):
+    info, _, _ = tiny
+    fetch_scene(info, tmp_path, base_url=server.url, progress=False)
+    server.requests.clear()
+
+    again = fetch_scene(info, tmp_path, base_url=UNREACHABLE, progress=False)
+    assert again["cube"].is_file()
+    again = fetch_scene(info, tmp_path, base_url=server.url, download=False)
+    assert server.requests == []
+
+
+def test_files_placed_by_hand_are_used_and_recorded_on_first_use(tmp_path):
+    info = get_scene_info("salinas_a")  # no published checksum
+    folder = tmp_path / "salinas_a"
+    folder.mkdir()
+    (folder / "SalinasA_corrected.mat").write_bytes(b"cube by hand")
+    (folder / "SalinasA_gt.mat").write_bytes(b"labels by hand")
+
+    paths = fetch_scene("salinas_a", tmp_path, base_url=UNREACHABLE, download=True)
+    assert paths["cube"] == folder / info.cube.filename
+    records = json.loads((folder / CHECKSUMS_FILE).read_text())
+    assert records["SalinasA_corrected.mat"]["sha256"] == _sha256(b"cube by hand")
+    assert "by hand" in records["SalinasA_corrected.mat"]["source"]
+
+    (folder / "SalinasA_gt.mat").write_bytes(b"swapped")
+    with pytest.raises(ChecksumError, match="SalinasA_gt.mat"):
+        fetch_scene("salinas_a", tmp_path, download=False)
+
+
+def test_a_read_only_folder_does_not_block_files_placed_by_hand(tmp_path, monkeypatch):
+    folder = tmp_path / "ksc"
+    folder.mkdir()
+    (folder / "KSC.mat").write_bytes(b"cube")
+    (folder / "KSC_gt.mat").write_bytes(b"labels")
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(fetch, "_record", read_only)
+    paths = fetch_scene("ksc", tmp_path, download=False)
+    assert paths["labels"] == folder / "KSC_gt.mat"
+    assert not (folder / CHECKSUMS_FILE).exists()
+
+
+def test_published_checksum_mismatch_on_download_keeps_nothing(tmp_path, server, tiny):
+    info, cube_bytes, _ = tiny
+    wrong = "0" * 64
+    info = replace(info, cube=replace(info.cube, checksum=f"sha256:{wrong}"))
+    with pytest.raises(ChecksumError) as err:
+        fetch_scene(info, tmp_path, base_url=server.url, progress=False)
+    message = str(err.value)
+    assert "Tiny.mat" in message and wrong in message and _sha256(cube_bytes) in message
+    assert "\n" not in message
+    assert _files(tmp_path / "tiny") == []
+
+    # The right checksum downloads and verifies; md5 is accepted as well.
+    md5 = hashlib.md5(cube_bytes).hexdigest()
+    info = replace(info, cube=replace(info.cube, checksum=f"md5:{md5}"))
+    paths = fetch_scene(info, tmp_path, base_url=server.url, progress=False)
+    assert paths["cube"].read_bytes() == cube_bytes
+    records = json.loads((tmp_path / "tiny" / CHECKSUMS_FILE).read_text())
+    assert "Tiny.mat" not in records  # the published checksum is the reference, not a record
+
+
+def test_registry_checksum_refuses_a_substitute_from_a_mirror(tmp_path, server):
+    info = get_scene_info("indian_pines")
+    server.serve(info.cube.filename, b"not the Indian Pines cube")
+    server.serve(info.labels.filename, b"not the ground truth")
+    with pytest.raises(ChecksumError, match="Indian_pines_corrected.mat"):
+        fetch_scene("indian_pines", tmp_path, base_url=server.url, progress=False)
+    assert _files(tmp_path / "indian_pines") == []
+
+
+def test_published_checksum_mismatch_of_a_cached_file(tmp_path):
+    info = get_scene_info("indian_pines")
+    folder = tmp_path / "indian_pines"
+    folder.mkdir()
+    (folder / info.cube.filename).write_bytes(b"corrupted")
+    (folder / info.labels.filename).write_bytes(b"corrupted too")
+    with pytest.raises(ChecksumError) as err:
+        fetch_scene("indian_pines", tmp_path, download=False)
+    message = str(err.value)
+    assert str(folder / info.cube.filename) in message
+    assert info.cube.digest in message and _sha256(b"corrupted") in message
+    assert "delete it" in message
+    assert (folder / info.cube.filename).exists()  # reported, not silently removed
+
+
+def test_recorded_hash_catches_a_file_corrupted_after_download(tmp_path, server, tiny):
+    info, cube_bytes, _ = tiny
+    paths = fetch_scene(info, tmp_path, base_url=server.url, progress=False)
+    paths["cube"].write_bytes(cube_bytes[:-10] + b"0123456789")
+
+    with pytest.raises(ChecksumError) as err:
+        fetch_scene(info, tmp_path, base_url=server.url, progress=False)
+    message = str(err.value)
+    assert str(paths["cube"]) in message and _sha256(cube_bytes) in message
+    assert CHECKSUMS_FILE in message and "delete it" in message
+
+    # Following the advice repairs it.
+    paths["cube"].unlink()
+    paths = fetch_scene(info, tmp_path, base_url=server.url, progress=False)
+    assert paths["cube"].read_bytes() == cube_bytes
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_server_error_is_a_download_error_and_leaves_nothing(tmp_path, server, tiny, status):
+    info, _, _ = tiny
+    server.serve("Tiny.mat", b"", status=status)
+    with pytest.raises(DownloadError) as err:
+        fetch_scene(info, tmp_path, base_url=server.url, progress=False)
+    assert not isinstance(err.value, ChecksumError)
+    message = str(err.value)
+    assert f"HTTP {status}" in message
+    assert f"{server.url}/Tiny.mat" in message  # where it failed
+    assert info.cube.url in message and info.labels.url in message  # where to get them by hand
+    assert str(tmp_path / "tiny") in message and "\n" not in message
+    assert _files(tmp_path / "tiny") == []
+
+
+def test_download_lands_under_a_hidden_name_then_is_renamed(tmp_path, server, tiny, monkeypatch):
+    info, _, _ = tiny
+    real_replace = fetch.os.replace
+    moves = []
+
+    def spy(src, dst):
+        moves.append((Path(src).name, Path(dst).name, Path(dst).exists()))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(fetch.os, "replace", spy)
+    fetch_scene(info, tmp_path, base_url=server.url, progress=False)
+    downloads = [(src, dst, existed) for src, dst, existed in moves if dst.startswith("Tiny")]
+    assert [dst for _, dst, _ in downloads] == ["Tiny.mat", "Tiny_gt.mat"]
+    for src, dst, existed in downloads:
+        assert src.startswith(f".{dst}.") and src.endswith(".part")
+        assert not existed  # nothing sat under the final name while the bytes were arriving
+
+
+def test_interrupted_transfer_leaves_no_partial_file(tmp_path, server, tiny):
+    info, cube_bytes, _ = tiny
+    server.serve("Tiny.mat", cube_bytes, mode="truncate")
+    with pytest.raises(DownloadError, match="cut off"):
+        fetch_scene(info, tmp_path, base_url=server.url, progress=False)
+    assert _files(tmp_path / "tiny") == []
+
+
+def test_interrupted_second_file_keeps_the_verified_first(tmp_path, server, tiny):
+    info, cube_bytes, labels_bytes = tiny
+    server.serve("Tiny_gt.mat", labels_bytes, mode="truncate")
+    with pytest.raises(DownloadError) as err:
+        fetch_scene(info, tmp_path, base_url=server.url, progress=False)
+    assert "Tiny_gt.mat" in str(err.value)
+    assert _files(tmp_path / "tiny") == sorted([CHECKSUMS_FILE, "Tiny.mat"])
+
+    server.serve("Tiny_gt.mat", labels_bytes)
+    server.requests.clear()
+    fetch_scene(info, tmp_path, base_url=server.url, progress=False)
+    assert server.requests == ["Tiny_gt.mat"]
+
+
+def test_unreachable_server_says_where_to_put_files(tmp_path, tiny):
+    info, _, _ = tiny
+    with pytest.raises(DownloadError, match="cannot connect") as err:
+        fetch_scene(info, tmp_path, base_url=UNREACHABLE, progress=False)
+    assert "Tiny.mat" in str(err.value) and str(tmp_path / "tiny") in str(err.value)
+
+
+def test_stale_partial_files_are_cleared(tmp_path, server, tiny):
+    info, _, _ = tiny
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    (folder / ".Tiny.mat.x1y2.part").write_bytes(b"from a killed run")
+    fetch_scene(info, tmp_path, base_url=server.url, progress=False)
+    assert _files(folder) == sorted([CHECKSUMS_FILE, "Tiny.mat", "Tiny_gt.mat"])
+
+
+def test_missing_scene_without_download_names_files_folder_and_urls(tmp_path):
+    info = get_scene_info("indian_pines")
+    with pytest.raises(DownloadError) as err:
+        fetch_scene("indian_pines", tmp_path, download=False)
+    message = str(err.value)
+    assert str(tmp_path / "indian_pines") in message
+    for remote in info.files.values():
+        assert remote.filename in message and remote.url in message
+    assert "hsi datasets download indian_pines" in message
+    assert "\n" not in message
+
+
+def test_unreadable_checksum_record_is_reported(tmp_path, server, tiny):
+    info, _, _ = tiny
+    fetch_scene(info, tmp_path, base_url=server.url, progress=False)
+    (tmp_path / "tiny" / CHECKSUMS_FILE).write_text("{not json")
+    with pytest.raises(ChecksumError, match=CHECKSUMS_FILE):
+        fetch_scene(info, tmp_path, download=False)
+
+
+# -- progress --
+
+
+def test_progress_bar_while_downloading(tmp_path, server, tiny, capsys):
+    info, cube_bytes, _ = tiny
+    paths = fetch_scene(info, tmp_path, base_url=server.url, progress=True)
+    assert paths["cube"].read_bytes() == cube_bytes
+    assert "Tiny.mat" in capsys.readouterr().err
+
+
+def test_progress_is_off_when_not_on_a_terminal(tmp_path, server, tiny, capsys):
+    info, _, _ = tiny
+    fetch_scene(info, tmp_path, base_url=server.url)  # progress=None; pytest's stderr is no tty
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_object_speaks_poochs_protocol():
+    bar = fetch._RichDownloadBar("file.mat")
+    bar.total = 100
+    bar.update(60)
+    bar.update(60)
+    bar.reset()
+    bar.update(100)
+    assert bar.total == 100
+    bar.close()
+    bar.close()
+
+
+# -- loading and listing --
+
+
+def test_load_dataset_returns_a_scene_with_registry_names(tmp_path, server, tiny):
+    info, _, _ = tiny
+    scene = load_dataset(info, tmp_path, base_url=server.url, progress=False)
+    cube, labels = _tiny_arrays()
+    assert scene.name == "tiny"
+    assert scene.shape == (6, 5, 4)
+    assert np.array_equal(scene.labels, labels)
+    assert np.array_equal(np.asarray(scene.cube), cube)
+    assert list(scene.class_ids) == [1, 2, 3]
+    assert list(scene.class_names) == ["one", "two", "three"]
+    assert np.array_equal(scene.palette, info.palette)
+    assert scene.meta["dataset"] == "tiny" and scene.meta["sensor"] == "synthetic"
+
+
+def test_load_dataset_keeps_registry_colours_for_a_subset_of_classes(tmp_path, server):
+    info = _tiny_info()
+    cube, labels = _tiny_arrays()
+    labels[labels == 2] = 0
+    server.serve("Tiny.mat", _mat_bytes(tiny=cube))
+    server.serve("Tiny_gt.mat", _mat_bytes(tiny_gt=labels))
+    scene = load_dataset(info, tmp_path, base_url=server.url, progress=False)
+    assert list(scene.class_ids) == [1, 3]
+    assert list(scene.class_names) == ["one", "three"]
+    assert np.array_equal(scene.palette, info.palette[[0, 2]])
+
+
+def test_load_dataset_refuses_a_cube_of_the_wrong_shape(tmp_path, server):
+    info = _tiny_info(shape=(6, 5, 9))
+    cube, labels = _tiny_arrays()
+    server.serve("Tiny.mat", _mat_bytes(tiny=cube))
+    server.serve("Tiny_gt.mat", _mat_bytes(tiny_gt=labels))
+    with pytest.raises(DataError, match="6×5×4 but Tiny is 6×5×9"):
+        load_dataset(info, tmp_path, base_url=server.url, progress=False)
+
+
+def test_load_dataset_of_a_registry_scene_from_a_mirror(tmp_path, server):
+    info = get_scene_info("salinas_a")  # no published checksum, so synthetic bytes may stand in
+    h, w, b = info.shape
+    rng = np.random.default_rng(1)
+    cube = rng.integers(0, 4000, size=(h, w, b), dtype=np.int16)
+    labels = np.zeros((h, w), dtype=np.uint8)
+    for row, class_id in enumerate(info.class_ids):
+        labels[row * 10 : row * 10 + 5, :] = class_id
+    server.serve(info.cube.filename, _mat_bytes(salinasA_corrected=cube))
+    server.serve(info.labels.filename, _mat_bytes(salinasA_gt=labels))
+
+    scene = load_dataset("salinas_a", tmp_path, base_url=server.url, progress=False)
+    assert scene.shape == info.shape
+    assert tuple(scene.class_ids.tolist()) == info.class_ids
+    assert list(scene.class_names) == list(info.class_names)
+    assert np.array_equal(scene.palette, info.palette)
+
+
+def test_dataset_status_lists_every_scene(tmp_path, server, tiny):
+    rows = dataset_status(tmp_path)
+    assert [r["name"] for r in rows] == list_scenes()
+    for row in rows:
+        info = get_scene_info(row["name"])
+        assert row["title"] == info.title
+        assert row["shape"] == info.shape and row["size"] == info.shape_text
+        assert row["classes"] == info.n_classes and row["labeled"] == info.n_labeled
+        assert row["cached"] is False
+        assert row["where"] == str(tmp_path / row["name"])
+        assert row["missing"] == [info.cube.filename, info.labels.filename]
+
+    folder = tmp_path / "ksc"
+    folder.mkdir()
+    (folder / "KSC.mat").write_bytes(b"x")
+    (folder / "KSC_gt.mat").write_bytes(b"y")
+    ksc = {r["name"]: r for r in dataset_status(tmp_path)}["ksc"]
+    assert ksc["cached"] is True and ksc["missing"] == []
