@@ -50,7 +50,9 @@ class PCAReducer:
             pixels = np.asarray(pixels, dtype=np.int64).reshape(-1, 2)
             x = cube[pixels[:, 0], pixels[:, 1], :]
         if x.shape[0] <= k:
-            raise ConfigError(f"PCA with {k} components needs more than {k} pixels, got {x.shape[0]}")
+            raise ConfigError(
+                f"PCA with {k} components needs more than {k} pixels, got {x.shape[0]}"
+            )
         x = np.asarray(x, dtype=np.float64)
         pca = PCA(n_components=k, whiten=self.whiten, svd_solver="covariance_eigh")
         pca.fit(x)

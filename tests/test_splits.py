@@ -81,7 +81,9 @@ def test_spatial_split_has_no_leakage_and_random_split_leaks():
     assert leakage(random.train, random.test, patch, labels.shape) > 0.9
     # roughly the requested training share per class
     for cls in np.unique(labels[labels > 0]):
-        share = (labels[spatial.train[:, 0], spatial.train[:, 1]] == cls).sum() / (labels == cls).sum()
+        share = (labels[spatial.train[:, 0], spatial.train[:, 1]] == cls).sum() / (
+            labels == cls
+        ).sum()
         assert 0.1 < share < 0.75
 
 
