@@ -322,8 +322,6 @@ def predict(
     if method not in ("auto", "dense", "patches"):
         raise ConfigError(f"--method must be auto, dense or patches, got {method!r}")
     bundle = find_bundle(model)
-    if not quiet:
-        typer.echo(f"model: {bundle}", err=True)
     summary = predict_run(
         scene,
         out,
@@ -337,12 +335,94 @@ def predict(
         device=device,
         progress=_progress(quiet),
     )
+    typer.echo(f"model: {summary['bundle']}")
     rate = summary["pixels"] / summary["seconds"] if summary["seconds"] else float("inf")
     typer.echo(f"{summary['pixels']:,} pixels in {summary['seconds']:.2f} s ({rate:,.0f} pixels/s)")
     if "metrics" in summary:
         m = summary["metrics"]
         typer.echo(f"OA {m['oa']:.4f}  AA {m['aa']:.4f}  Kappa {m['kappa']:.4f}")
     for role, path in summary["outputs"].items():
+        typer.echo(f"{role}: {path}")
+
+
+# --------------------------------------------------------------------------- sweep
+@app.command("sweep")
+@user_errors
+def sweep(
+    dataset: Dataset = None,
+    scene: SceneFile = None,
+    labels: LabelsFile = None,
+    cube_key: CubeKey = None,
+    labels_key: LabelsKey = None,
+    model: Model = "hybridsn",
+    seeds: Annotated[
+        str, typer.Option(help="Seeds to run: a range 0-9, a list 0,3,7, or both: 0-4,10.")
+    ] = "0-9",
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs", "-j", help="Runs trained in parallel; the CPU cores are shared among them."
+        ),
+    ] = 1,
+    pca: Pca = 30,
+    patch: Patch = 25,
+    split: Split = "stratified",
+    train_size: Annotated[
+        str,
+        typer.Option(
+            help="Training share, or several for a second axis: 0.05,0.1,0.3 (fractions) or "
+            "10,50 (counts per class)."
+        ),
+    ] = "0.1",
+    val_size: ValSize = "0.1",
+    epochs: Epochs = 50,
+    batch_size: BatchSize = 128,
+    lr: Lr = 1e-3,
+    patience: Patience = None,
+    device: Device = "auto",
+    out: Annotated[
+        Path,
+        typer.Option(help="Parent folder: the sweep goes to OUT/sweep_<scene>_<model>/."),
+    ] = Path("runs"),
+    data_dir: DataDir = None,
+    width: Width = None,
+    groups: Groups = None,
+    workers: Workers = 0,
+    deterministic: Deterministic = True,
+    pca_fit: PcaFit = "scene",
+    nonfinite: NonFinite = "error",
+    quiet: Quiet = False,
+) -> None:
+    """Train once per seed (and training size); summarise OA, AA, Kappa and per-class accuracy.
+
+    Writes a run folder per (training size, seed) under OUT/sweep_<scene>_<model>/, then
+    sweep.csv (a row per run), summary.json and summary.md (mean ± std, min, max, 95 % CI)
+    and sweep.png. Rerunning the same command skips the runs already finished, so an
+    interrupted sweep resumes where it stopped. The scene is read (and, with --pca-fit scene,
+    reduced) once for all runs.
+    """
+    options = dict(locals())  # before any import adds names to locals()
+    from hsi.sweep import headline, parse_seeds, parse_train_sizes, run_sweep
+
+    seed_list = parse_seeds(options.pop("seeds"))
+    n_jobs = options.pop("jobs")
+    sizes = parse_train_sizes(options.pop("train_size"))
+    config = build_config(**options, train_size=sizes[0])
+    say = _echo(quiet)
+    result = run_sweep(config, seed_list, sizes, jobs=n_jobs, progress=_progress(quiet), log=say)
+
+    from rich.console import Console
+    from rich.table import Table
+
+    header, rows = headline(result.summary)
+    table = Table(title=f"{config.scene_name} — {config.model}: {len(seed_list)} seeds")
+    for col in header:
+        table.add_column(col, justify="left" if col == "train size" else "right")
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+    typer.echo(f"sweep: {result.folder}  ({result.ran} trained, {result.skipped} already done)")
+    for role, path in result.outputs.items():
         typer.echo(f"{role}: {path}")
 
 

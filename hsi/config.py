@@ -67,6 +67,27 @@ class TrainConfig:
             raise ConfigError(
                 "--scene needs its ground truth to train: --labels FILE (or --labels-key)"
             )
+        from hsi.models import list_models
+        from hsi.patches import check_patch_size
+        from hsi.splits import STRATEGIES, check_size
+
+        if self.model not in list_models():
+            raise ConfigError(
+                f"unknown model {self.model!r}; choose one of: {', '.join(list_models())}"
+            )
+        if self.split not in STRATEGIES:
+            raise ConfigError(
+                f"unknown --split {self.split!r}; choose one of: {', '.join(STRATEGIES)}"
+            )
+        check_patch_size(self.patch)
+        check_size("--train-size", self.train_size)
+        check_size("--val-size", self.val_size, allow_zero=True)
+        if self.dataset is not None:
+            from hsi.data.registry import get_scene_info
+
+            get_scene_info(self.dataset)
+        if self.padding not in ("zero", "reflect"):
+            raise ConfigError(f"--padding must be 'zero' or 'reflect', got {self.padding!r}")
         if self.pca < 1:
             raise ConfigError(f"--pca must be at least 1, got {self.pca}")
         if self.epochs < 1:

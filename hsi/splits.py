@@ -60,8 +60,8 @@ def make_split(
     if labels.ndim != 2:
         raise ConfigError(f"labels must be 2-D, got shape {labels.shape}")
     rng = np.random.default_rng(seed)
-    train_size = _check_size("--train-size", train_size)
-    val_size = _check_size("--val-size", val_size, allow_zero=True)
+    train_size = check_size("--train-size", train_size)
+    val_size = check_size("--val-size", val_size, allow_zero=True)
     if strategy == "spatial":
         if not isinstance(train_size, float):
             raise ConfigError("--split spatial takes --train-size as a fraction in (0, 1)")
@@ -228,7 +228,7 @@ def _classes(labels: np.ndarray) -> np.ndarray:
     return classes
 
 
-def _check_size(option: str, size, *, allow_zero: bool = False) -> float | int:
+def check_size(option: str, size, *, allow_zero: bool = False) -> float | int:
     if isinstance(size, bool):
         raise ConfigError(f"{option} must be a fraction in (0, 1) or a positive count, got {size}")
     if isinstance(size, float) and size.is_integer() and size >= 1:

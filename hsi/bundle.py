@@ -1,0 +1,126 @@
+"""The model bundle: one file with everything needed to map a new scene.
+
+Weights, the PCA reducer's state, the training config, the class ids, names and palette, the
+patch size and band count. Stored as tensors and plain Python values only, so it loads with
+``torch.load(path, weights_only=True)`` — a user's file is never unpickled into objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from hsi.atomic import atomic_path
+from hsi.errors import BundleError
+from hsi.preprocess import PCAReducer
+
+FORMAT = "hsi-bundle"
+VERSION = 1
+
+
+@dataclass
+class ModelBundle:
+    model_name: str
+    model_options: dict[str, Any]
+    state_dict: dict[str, torch.Tensor]
+    reducer_state: dict[str, Any]
+    patch: int
+    padding: str
+    bands: int
+    class_ids: list[int]
+    class_names: list[str]
+    palette: list[list[int]]
+    config: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_components(self) -> int:
+        return int(self.reducer_state["n_components"])
+
+    def reducer(self) -> PCAReducer:
+        return PCAReducer.from_state(self.reducer_state)
+
+    def build_model(self) -> nn.Module:
+        """The network with the bundle's weights, in eval mode."""
+        from hsi.models import create_model
+
+        model = create_model(
+            self.model_name,
+            bands=self.n_components,
+            patch=self.patch,
+            n_classes=len(self.class_ids),
+            **self.model_options,
+        )
+        try:
+            model.load_state_dict(self.state_dict)
+        except RuntimeError as exc:
+            raise BundleError(f"the bundle's weights do not fit model {self.model_name!r}") from exc
+        return model.eval()
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        payload = {
+            "format": FORMAT,
+            "version": VERSION,
+            "model_name": self.model_name,
+            "model_options": dict(self.model_options),
+            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict.items()},
+            "reducer_state": {k: _plain(v) for k, v in self.reducer_state.items()},
+            "patch": int(self.patch),
+            "padding": self.padding,
+            "bands": int(self.bands),
+            "class_ids": [int(i) for i in self.class_ids],
+            "class_names": [str(n) for n in self.class_names],
+            "palette": [[int(c) for c in rgb] for rgb in self.palette],
+            "config": self.config,
+            "info": self.info,
+        }
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelBundle:
+        path = Path(path)
+        if path.is_dir():
+            path = path / "model.pt"  # a run folder, or runs/latest
+        if not path.exists():
+            raise BundleError(f"{path}: no such model bundle")
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise BundleError(f"{path}: not a model bundle ({type(exc).__name__})") from exc
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise BundleError(f"{path}: not an hsi model bundle")
+        if payload.get("version") != VERSION:
+            raise BundleError(f"{path}: bundle version {payload.get('version')} is not supported")
+        try:
+            return cls(
+                model_name=payload["model_name"],
+                model_options=payload["model_options"],
+                state_dict=payload["state_dict"],
+                reducer_state=payload["reducer_state"],
+                patch=payload["patch"],
+                padding=payload["padding"],
+                bands=payload["bands"],
+                class_ids=payload["class_ids"],
+                class_names=payload["class_names"],
+                palette=payload["palette"],
+                config=payload.get("config", {}),
+                info=payload.get("info", {}),
+            )
+        except KeyError as exc:
+            raise BundleError(f"{path}: model bundle lacks {exc.args[0]!r}") from exc
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,110 @@
+"""Full-scene classification: every pixel, batched, tiled, always in eval mode.
+
+Two paths give the same labels:
+
+- **dense** — for models whose layers are all stride-1 (HybridSN): the zero-padded scene is
+  evaluated as one fully-convolutional pass per tile, the first dense layer acting as a
+  ``(p−8)×(p−8)`` convolution. Neighbouring windows share almost all their convolution work, so
+  this does a small fraction of the patch-wise arithmetic. Tiles of ``tile × tile`` output pixels
+  (with a ``p − 1`` halo) keep memory bounded on large scenes.
+- **patches** — any model: windows are gathered in batches from the padded cube.
+
+The course notebook looped over pixels one forward pass at a time, with dropout still on, and
+stored ``prediction + 1`` into the map — right only when class ids are exactly 1..K. Here the
+result is class *indices*, and :func:`indices_to_ids` maps them to the ground truth's own ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from hsi.patches import PatchDataset, pad_cube
+
+Method = Literal["auto", "dense", "patches"]
+
+
+def predict_indices(
+    model: nn.Module,
+    reduced: np.ndarray,
+    *,
+    patch: int,
+    padding: str = "zero",
+    method: Method = "auto",
+    batch_size: int = 512,
+    tile: int = 128,
+    mask: np.ndarray | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+) -> np.ndarray:
+    """Class index (0..K-1) of every pixel of a reduced cube ``(H, W, k)``; -1 outside ``mask``.
+
+    ``mask`` (H × W bool) limits the work to those pixels (patch path) or tiles (dense path).
+    """
+    h, w = reduced.shape[:2]
+    dense_ok = bool(getattr(model, "supports_dense", False))
+    if method == "dense" and not dense_ok:
+        raise ValueError(f"{type(model).__name__} has strided layers; use method='patches'")
+    use_dense = dense_ok if method == "auto" else method == "dense"
+    was_training = model.training
+    model.eval()
+    device = torch.device(device)
+    padded = pad_cube(reduced, patch, padding)
+    try:
+        with torch.inference_mode():
+            if use_dense:
+                out = _predict_dense(model, padded, patch, tile, mask, device, progress)
+            else:
+                out = _predict_patches(
+                    model, reduced, padded, patch, batch_size, mask, device, progress
+                )
+    finally:
+        model.train(was_training)
+    if mask is not None:
+        out[~mask] = -1
+    return out
+
+
+def _predict_dense(model, padded, patch, tile, mask, device, progress) -> np.ndarray:
+    _, hp, wp = padded.shape
+    h, w = hp - patch + 1, wp - patch + 1
+    out = np.full((h, w), -1, dtype=np.int64)
+    tiles = [
+        (i, j)
+        for i in range(0, h, tile)
+        for j in range(0, w, tile)
+        if mask is None or mask[i : i + tile, j : j + tile].any()
+    ]
+    for i, j in _progress(tiles, "mapping (dense)", progress):
+        i1, j1 = min(i + tile, h), min(j + tile, w)
+        x = torch.from_numpy(padded[:, i : i1 + patch - 1, j : j1 + patch - 1]).to(device)
+        logits = model.dense_logits(x)
+        out[i:i1, j:j1] = logits.argmax(0).cpu().numpy()
+    return out
+
+
+def _predict_patches(model, reduced, padded, patch, batch_size, mask, device, progress):
+    h, w = reduced.shape[:2]
+    coords = np.argwhere(np.ones((h, w), dtype=bool) if mask is None else mask)
+    data = PatchDataset(reduced, coords, patch=patch, padded=padded)
+    out = np.full((h, w), -1, dtype=np.int64)
+    starts = range(0, len(coords), batch_size)
+    for start in _progress(starts, "mapping (patches)", progress):
+        idx = np.arange(start, min(start + batch_size, len(coords)))
+        x, _ = data.get_batch(idx)
+        pred = model(x.to(device)).argmax(1).cpu().numpy()
+        out[coords[idx, 0], coords[idx, 1]] = pred
+    return out
+
+
+def _progress(items, label: str, enabled: bool) -> Iterator:
+    if not enabled:
+        yield from items
+        return
+    from rich.progress import track
+
+    yield from track(list(items), description=label, transient=True)

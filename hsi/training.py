@@ -1,0 +1,222 @@
+"""The fit loop: Adam + cross-entropy, validation every epoch, best-on-validation weights.
+
+The paper's reference code kept the weights with the best *training* accuracy and evaluated with
+dropout still active (``model.eval()`` was never called). Here every evaluation runs under
+``model.eval()`` and ``torch.inference_mode()``, and the kept weights are the best on the
+validation pixels (the last epoch's when there is no validation part). Ctrl-C ends training
+cleanly: the best weights so far are returned, marked ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from hsi.errors import HSIError
+from hsi.patches import PatchDataset
+from hsi.seeding import make_generator, seed_worker
+
+
+@dataclass
+class FitResult:
+    history: list[dict[str, Any]]
+    best_epoch: int
+    best_state: dict[str, torch.Tensor]
+    best_val_acc: float | None
+    stopped_early: bool = False
+    interrupted: bool = False
+    train_time_s: float = 0.0
+    samples_per_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def fit(
+    model: nn.Module,
+    train: PatchDataset,
+    val: PatchDataset | None = None,
+    *,
+    epochs: int = 50,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    patience: int | None = None,
+    seed: int = 0,
+    workers: int = 0,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+) -> FitResult:
+    """Train ``model`` in place; its final weights are the kept (best) ones."""
+    device = torch.device(device)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_fn = nn.CrossEntropyLoss()
+    loader = DataLoader(
+        train,
+        batch_size=batch_size,
+        shuffle=True,
+        generator=make_generator(seed),
+        num_workers=workers,
+        worker_init_fn=seed_worker if workers else None,
+        persistent_workers=workers > 0,
+    )
+    history: list[dict[str, Any]] = []
+    best_state, best_epoch, best_val, since_best = None, 0, -math.inf, 0
+    stopped_early = interrupted = False
+    seen, t0 = 0, time.perf_counter()
+    bar = _Progress(epochs, len(loader), enabled=progress)
+    try:
+        with bar:
+            for epoch in range(1, epochs + 1):
+                model.train()
+                total_loss, correct, count = 0.0, 0, 0
+                for x, y in loader:
+                    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                    optimizer.zero_grad(set_to_none=True)
+                    logits = model(x)
+                    loss = loss_fn(logits, y)
+                    loss.backward()
+                    optimizer.step()
+                    total_loss += float(loss.detach()) * len(y)
+                    correct += int((logits.argmax(1) == y).sum())
+                    count += len(y)
+                    bar.step(total_loss / count, correct / count)
+                seen += count
+                row = {
+                    "epoch": epoch,
+                    "train_loss": total_loss / count,
+                    "train_acc": correct / count,
+                }
+                if val is not None and len(val):
+                    row["val_loss"], row["val_acc"], _ = evaluate(model, val, batch_size, device)
+                else:
+                    row["val_loss"], row["val_acc"] = None, None
+                history.append(row)
+                score = row["val_acc"] if row["val_acc"] is not None else epoch  # last epoch wins
+                if score > best_val:
+                    best_val, best_epoch, since_best = score, epoch, 0
+                    best_state = copy.deepcopy(model.state_dict())
+                else:
+                    since_best += 1
+                bar.epoch_done(epoch, row)
+                if patience is not None and since_best >= patience:
+                    stopped_early = True
+                    break
+    except KeyboardInterrupt:
+        interrupted = True
+    elapsed = time.perf_counter() - t0
+    if best_state is None:
+        raise HSIError("training was interrupted before the first epoch ended; nothing was saved")
+    model.load_state_dict(best_state)
+    model.eval()
+    return FitResult(
+        history=history,
+        best_epoch=best_epoch,
+        best_state=best_state,
+        best_val_acc=None if history[-1]["val_acc"] is None else float(best_val),
+        stopped_early=stopped_early,
+        interrupted=interrupted,
+        train_time_s=elapsed,
+        samples_per_s=seen / elapsed if elapsed > 0 else 0.0,
+    )
+
+
+def evaluate(
+    model: nn.Module, data: PatchDataset, batch_size: int = 256, device: torch.device | str = "cpu"
+) -> tuple[float, float, np.ndarray]:
+    """Mean loss, accuracy and predicted class indices, with dropout off and no autograd."""
+    preds = predict_patches(model, data, batch_size, device, return_loss=True)
+    predicted, loss = preds
+    acc = float((predicted == data.targets).mean()) if len(data) else float("nan")
+    return loss, acc, predicted
+
+
+def predict_patches(
+    model: nn.Module,
+    data: PatchDataset,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+    *,
+    return_loss: bool = False,
+):
+    """Class indices for every window of ``data`` (and the mean loss against its targets)."""
+    was_training = model.training
+    model.eval()
+    out = np.empty(len(data), dtype=np.int64)
+    total_loss = 0.0
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(data), batch_size):
+                idx = np.arange(start, min(start + batch_size, len(data)))
+                x, y = data.get_batch(idx)
+                logits = model(x.to(device))
+                out[idx] = logits.argmax(1).cpu().numpy()
+                if return_loss:
+                    loss = nn.functional.cross_entropy(logits, y.to(device), reduction="sum")
+                    total_loss += float(loss)
+    finally:
+        model.train(was_training)
+    if return_loss:
+        return out, total_loss / max(len(data), 1)
+    return out
+
+
+class _Progress:
+    """A rich progress bar over epochs and batches; silent when disabled."""
+
+    def __init__(self, epochs: int, batches: int, enabled: bool) -> None:
+        self.enabled = enabled
+        self.epochs, self.batches = epochs, batches
+        if enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._p = Progress(
+                TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.3f}"),
+                TextColumn("{task.fields[val]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                transient=False,
+            )
+            self._task = self._p.add_task(
+                "train", total=epochs * batches, epoch=1, epochs=epochs, loss=0.0, acc=0.0, val=""
+            )
+
+    def __enter__(self):
+        if self.enabled:
+            self._p.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self._p.__exit__(*exc)
+
+    def step(self, loss: float, acc: float) -> None:
+        if self.enabled:
+            self._p.update(self._task, advance=1, loss=loss, acc=acc)
+
+    def epoch_done(self, epoch: int, row: dict[str, Any]) -> None:
+        if self.enabled:
+            val = "" if row["val_acc"] is None else f"val acc {row['val_acc']:.3f}"
+            self._p.update(
+                self._task,
+                completed=epoch * self.batches,
+                epoch=min(epoch + 1, self.epochs),
+                val=val,
+            )

@@ -1,0 +1,179 @@
+"""End to end through the CLI: train, predict, every output file, and bad input.
+
+The run trained once per session in conftest.py (non-contiguous class ids) is reused here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.io
+import torch
+from conftest import IDS, RUN_FILES
+from typer.testing import CliRunner
+
+from hsi.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_train_writes_every_output(trained):
+    assert trained.is_symlink()
+    assert {p.name for p in trained.iterdir()} == RUN_FILES
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert metrics["oa"] >= 0.9, metrics["oa"]
+    assert set(metrics["per_class"]) == {str(i) for i in IDS}
+    assert metrics["versions"]["torch"] == torch.__version__
+    assert metrics["seed"] == 0 and metrics["config"]["patch"] == 9
+    assert metrics["split"]["train"] + metrics["split"]["val"] + metrics["split"]["test"] > 0
+    history = (trained / "history.csv").read_text().splitlines()
+    assert history[0] == "epoch,train_loss,train_acc,val_loss,val_acc" and len(history) == 26
+
+
+def test_bundle_loads_with_weights_only(trained):
+    payload = torch.load(trained / "model.pt", weights_only=True)
+    assert payload["class_ids"] == IDS
+    assert payload["patch"] == 9 and payload["bands"] == 24
+    assert isinstance(payload["reducer_state"]["components"], torch.Tensor)
+
+
+def test_predict_keeps_original_class_ids(workdir, trained, tmp_path):
+    """The notebook's `prediction + 1` would give ids 1..6; the map must speak in 1, 10..14."""
+    out = tmp_path / "map.png"
+    result = invoke(
+        "predict", workdir / "cube.npy", "--model", trained, "--out", out,
+        "--labels", workdir / "gt.npy",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    pred = np.load(tmp_path / "map.npy")
+    gt = np.load(workdir / "gt.npy")
+    assert set(np.unique(pred).tolist()) == set(IDS)
+    labeled = gt > 0
+    assert (pred[labeled] == gt[labeled]).mean() > 0.9
+    mat = scipy.io.loadmat(tmp_path / "map.mat")["prediction"]
+    np.testing.assert_array_equal(mat, pred)
+    assert (tmp_path / "map_panels.png").exists()
+    metrics = json.loads((tmp_path / "map_metrics.json").read_text())
+    assert metrics["metrics"]["oa"] > 0.9
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["map.png", "map.npy", "map.mat", "map_panels.png", "map_metrics.json"]
+    )
+
+
+def test_predict_twice_gives_identical_maps(workdir, trained, tmp_path):
+    """Dropout must be off at test time: two predictions with one bundle are identical."""
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.png"
+        res = invoke("predict", workdir / "cube.npy", "--model", trained, "--out", out, "-q")
+        assert res.exit_code == 0, res.output
+    assert np.load(tmp_path / "a.npy").tobytes() == np.load(tmp_path / "b.npy").tobytes()
+
+
+def test_predict_mask_and_default_bundle(workdir, trained, tmp_path, monkeypatch):
+    monkeypatch.chdir(workdir)  # runs/latest is the default bundle
+    res = invoke("predict", "cube.npy", "--labels", "gt.npy", "--mask", "--out", tmp_path / "m.png")
+    assert res.exit_code == 0, res.output
+    assert "runs/latest" in res.output or str(trained.resolve()) in res.output
+    pred = np.load(tmp_path / "m.npy")
+    gt = np.load(workdir / "gt.npy")
+    assert (pred[gt == 0] == 0).all() and (pred[gt > 0] > 0).all()
+
+
+def test_dense_and_patch_inference_agree(workdir, trained, tmp_path):
+    for method in ("dense", "patches"):
+        out = tmp_path / f"{method}.png"
+        args = ["--model", trained, "--out", out, "--method", method, "-q"]
+        res = invoke("predict", workdir / "cube.npy", *args)
+        assert res.exit_code == 0, res.output
+    assert np.array_equal(np.load(tmp_path / "dense.npy"), np.load(tmp_path / "patches.npy"))
+
+
+# ----------------------------------------------------------------------------- bad input
+def check_user_error(result, *needles: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["--model", "resnet9000"], ["unknown model 'resnet9000'", "hybridsn"]),
+        (["--train-size", "1.5"], ["--train-size"]),
+        (["--train-size", "0"], ["--train-size"]),
+        (["--patch", "8"], ["--patch", "odd"]),
+        (["--patch", "101"], ["--patch 101", "too large"]),
+        (["--pca", "99"], ["--pca 99", "24 bands"]),
+        (["--split", "diagonal"], ["unknown --split"]),
+    ],
+)
+def test_train_bad_options(workdir, tmp_path, args, needles):
+    scene = workdir / "scene.npz"
+    base = ["--scene", scene, "--labels", scene, "--out", tmp_path / "r", "--pca", "13"]
+    res = invoke("train", *base, *args)
+    check_user_error(res, *needles)
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_train_unknown_dataset_and_missing_file(tmp_path):
+    check_user_error(invoke("train", "--dataset", "atlantis"), "unknown dataset 'atlantis'")
+    res = invoke("train", "--scene", tmp_path / "nope.mat", "--labels", tmp_path / "nope.mat")
+    check_user_error(res, "nope.mat", "no such file")
+    check_user_error(invoke("train"), "--dataset", "--scene")
+
+
+def test_predict_band_mismatch(workdir, trained, tmp_path):
+    np.save(tmp_path / "short.npy", np.load(workdir / "cube.npy")[:, :, :20])
+    res = invoke("predict", tmp_path / "short.npy", "--model", trained, "--out", tmp_path / "x.png")
+    check_user_error(res, "short.npy has 20 bands", "trained on 24")
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("content", [b"not a bundle", None])
+def test_predict_not_a_bundle(workdir, tmp_path, content):
+    fake = tmp_path / "fake.pt"
+    if content is None:
+        torch.save({"weights": torch.zeros(3)}, fake)  # a torch file, but not a bundle
+    else:
+        fake.write_bytes(content)
+    res = invoke("predict", workdir / "cube.npy", "--model", fake, "--out", tmp_path / "x.png")
+    check_user_error(res, "fake.pt", "bundle")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_predict_missing_bundle_and_bad_out(workdir, trained, tmp_path):
+    res = invoke("predict", workdir / "cube.npy", "--model", tmp_path / "none.pt")
+    check_user_error(res, "none.pt")
+    res = invoke("predict", workdir / "cube.npy", "--model", trained, "--out", tmp_path / "m.jpg")
+    check_user_error(res, "--out", ".png")
+
+
+def test_errors_exit_2_without_traceback_in_a_real_process(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "hsi.cli", "predict", str(tmp_path / "missing.mat")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_help_reads_like_a_manual():
+    for cmd in ([], ["train"], ["predict"], ["datasets"], ["models"]):
+        res = invoke(*cmd, "--help")
+        assert res.exit_code == 0
+        assert "Usage" in res.output
+    assert "--train-size" in invoke("train", "--help").output

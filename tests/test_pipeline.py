@@ -1,0 +1,120 @@
+"""Training loop, inference paths and metrics — each guarding against a notebook defect."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hsi.bundle import ModelBundle
+from hsi.data.synthetic import make_scene
+from hsi.errors import HSIError
+from hsi.experiment import predict_run
+from hsi.inference import predict_indices
+from hsi.metrics import classification_report
+from hsi.models import create_model
+from hsi.patches import PatchDataset, labeled_coords
+from hsi.preprocess import PCAReducer
+from hsi.training import fit
+
+
+def test_prediction_uses_the_saved_pca_never_a_refit(workdir, trained, tmp_path):
+    """The notebook refitted PCA on the scene being mapped; the bundle's reducer must be used.
+
+    The bottom half of the scene is altered: a PCA refitted on it has other components, which
+    would change the top half's labels too. With the saved reducer, pixels whose windows lie
+    wholly in the untouched top half keep exactly the labels of the original map.
+    """
+    bundle = ModelBundle.load(trained / "model.pt")
+    cube = np.load(workdir / "cube.npy")
+    altered = cube.copy()
+    altered[20:] = altered[20:, :, ::-1] * 3.0
+    np.save(tmp_path / "altered.npy", altered)
+    predict_run(workdir / "cube.npy", tmp_path / "a.png", bundle_path=trained)
+    predict_run(tmp_path / "altered.npy", tmp_path / "b.png", bundle_path=trained)
+    top = slice(0, 20 - 9 // 2)
+    a, b = np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
+    np.testing.assert_array_equal(a[top], b[top])
+
+    # the notebook's behaviour: a refit gives other components and another top-half map
+    refit = PCAReducer(13).fit(altered)
+    saved = bundle.reducer()
+    assert np.abs(np.abs(refit.components_) - np.abs(saved.components_)).max() > 0.05
+    model = bundle.build_model()
+    c = predict_indices(model, refit.transform(altered), patch=9)
+    ids = np.asarray(bundle.class_ids)[c]
+    assert (ids[top] != a[top]).mean() > 0.05
+
+
+def test_dense_tiled_equals_patches_and_mode_is_restored():
+    torch.manual_seed(0)
+    model = create_model("hybridsn", bands=13, patch=9, n_classes=5)
+    model.train()  # left in training mode on purpose: prediction must switch dropout off
+    cube = np.random.default_rng(0).standard_normal((30, 23, 13)).astype(np.float32)
+    dense = predict_indices(model, cube, patch=9, method="dense", tile=7)
+    dense_again = predict_indices(model, cube, patch=9, method="dense", tile=64)
+    patches = predict_indices(model, cube, patch=9, method="patches", batch_size=50)
+    assert model.training
+    np.testing.assert_array_equal(dense, dense_again)
+    np.testing.assert_array_equal(dense, patches)
+    assert dense.min() >= 0 and dense.shape == (30, 23)
+
+
+def _tiny_data():
+    scene = make_scene(24, 24, bands=16, n_classes=3, seed=0, similarity=0.5)
+    reduced = PCAReducer(13).fit_transform(scene.cube)
+    coords = labeled_coords(scene.labels)
+    targets = scene.class_index_map()[coords[:, 0], coords[:, 1]]
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(coords))
+    tr, va = order[:150], order[150:250]
+    make = lambda idx: PatchDataset(reduced, coords[idx], targets[idx], patch=9)  # noqa: E731
+    return make(tr), make(va)
+
+
+def test_keeps_best_validation_weights():
+    train, val = _tiny_data()
+    torch.manual_seed(0)
+    model = create_model("hybridsn", bands=13, patch=9, n_classes=3)
+    result = fit(model, train, val, epochs=5, batch_size=32)
+    val_accs = [row["val_acc"] for row in result.history]
+    assert result.best_epoch == int(np.argmax(val_accs)) + 1
+    assert result.best_val_acc == max(val_accs)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, result.best_state[k])
+    assert not model.training
+
+
+def test_ctrl_c_keeps_the_best_weights_so_far():
+    train, val = _tiny_data()
+    torch.manual_seed(0)
+    model = create_model("hybridsn", bands=13, patch=9, n_classes=3)
+    calls = {"n": 0}
+    original = model.forward
+
+    def forward(x):
+        calls["n"] += 1
+        if calls["n"] > 2 * 5 + 2 * 4:  # a few batches into the third epoch
+            raise KeyboardInterrupt
+        return original(x)
+
+    model.forward = forward
+    result = fit(model, train, val, epochs=10, batch_size=32)
+    assert result.interrupted and len(result.history) == 2 and result.best_epoch in (1, 2)
+
+    calls["n"] = 10**6  # interrupted before any epoch ended: nothing to keep
+    with pytest.raises(HSIError, match="interrupted before the first epoch"):
+        fit(model, train, val, epochs=10, batch_size=32)
+
+
+def test_metrics_by_hand():
+    y_true = np.array([0, 0, 0, 1, 1, 2])
+    y_pred = np.array([0, 0, 1, 1, 1, 0])
+    r = classification_report(y_true, y_pred, np.array([1, 10, 11, 12]), ["a", "b", "c", "d"])
+    assert r["oa"] == pytest.approx(4 / 6)
+    assert r["aa"] == pytest.approx((2 / 3 + 1 + 0) / 3)  # class 12 has no test pixel
+    po, pe = 4 / 6, (3 * 3 + 2 * 3 + 1 * 0) / 36
+    assert r["kappa"] == pytest.approx((po - pe) / (1 - pe))
+    assert r["per_class"]["12"]["accuracy"] is None and r["per_class"]["10"]["accuracy"] == 1.0
+    assert r["confusion"][0] == [2, 1, 0, 0]
+    assert any("12" in n for n in r["notes"])
