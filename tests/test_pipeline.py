@@ -118,3 +118,12 @@ def test_metrics_by_hand():
     assert r["per_class"]["12"]["accuracy"] is None and r["per_class"]["10"]["accuracy"] == 1.0
     assert r["confusion"][0] == [2, 1, 0, 0]
     assert any("12" in n for n in r["notes"])
+
+
+def test_public_api_names_resolve():
+    import hsi
+
+    for name in hsi.__all__:
+        assert getattr(hsi, name) is not None
+    with pytest.raises(AttributeError):
+        hsi.no_such_thing  # noqa: B018

@@ -1,0 +1,83 @@
+"""Scenes shared by the benchmarks: the semi-synthetic Indian Pines and two real cubes.
+
+- ``semi_synthetic_indian_pines()``: the real 145×145 Indian Pines ground-truth layout (16
+  classes, 10,249 labeled pixels) from ../shared/data, painted with synthetic 200-band spectra.
+  Without ../shared/data, a synthetic layout of the same size stands in (said on stdout).
+- ``real_scene(name)``: Jasper Ridge (100×100×198) or Samson (95×95×156) from ../shared/data,
+  with hard labels = the largest abundance (they are unmixing benchmarks); pixels are stored
+  column-major in those files.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+
+from hsi.data.scene import Scene
+from hsi.data.synthetic import make_scene, paint_layout
+
+SHARED_DATA = Path(
+    os.environ.get("HSI_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+REAL = {
+    "jasper_ridge": ("jasper_ridge/jasperRidge2_R198.mat", "Y", "jasper_ridge/end4.mat", 100),
+    "samson": ("samson/samson_1.mat", "V", "samson/end3.mat", 95),
+}
+REAL_NAMES = {
+    "jasper_ridge": ["tree", "water", "dirt", "road"],
+    "samson": ["rock", "tree", "water"],
+}
+
+
+def semi_synthetic_indian_pines(bands: int = 200, seed: int = 0) -> Scene:
+    gt_file = SHARED_DATA / "indian_pines" / "Indian_pines_gt.mat"
+    if gt_file.exists():
+        from hsi.data.synthetic import indian_pines_like
+
+        return indian_pines_like(SHARED_DATA, bands=bands, seed=seed)
+    print(f"note: {gt_file} not found; using a synthetic 145×145 layout with 16 classes")
+    layout = make_scene(145, 145, bands=3, n_classes=16, seed=seed).labels
+    return paint_layout(layout, bands, seed=seed, name="indian_pines_layout_synthetic")
+
+
+def real_scene(name: str) -> Scene:
+    cube_file, key, abundance_file, side = REAL[name]
+    y = scipy.io.loadmat(SHARED_DATA / cube_file)[key].astype(np.float32)  # bands × pixels
+    a = scipy.io.loadmat(SHARED_DATA / abundance_file)["A"]  # endmembers × pixels
+    cube = y.T.reshape(side, side, -1, order="F")
+    labels = (a.argmax(0) + 1).reshape(side, side, order="F").astype(np.int64)
+    return Scene(
+        cube=cube,
+        labels=labels,
+        class_ids=np.unique(labels),
+        class_names=REAL_NAMES[name],
+        name=name,
+    )
+
+
+def save_npz(scene: Scene, folder: Path) -> Path:
+    """The scene as an .npz that `hsi train --scene F --labels F` reads."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{scene.name}.npz"
+    np.savez(path, cube=np.asarray(scene.cube), labels=scene.labels)
+    return path
+
+
+def peak_rss_mb(children: bool = False) -> float:
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return resource.getrusage(who).ru_maxrss / 1024  # Linux reports KiB
+
+
+class Timer:
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.t0
