@@ -202,7 +202,7 @@ Out = Annotated[
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, only the result.")]
 Width = Annotated[
-    float | None, typer.Option(help="Width multiplier (MobileNet, ShuffleNet V2), e.g. 0.5.")
+    float | None, typer.Option(help="Width multiplier (MobileNet, ShuffleNet), e.g. 0.5.")
 ]
 Groups = Annotated[int | None, typer.Option(help="ShuffleNet V1 groups: 1, 2, 3, 4 or 8.")]
 Workers = Annotated[int, typer.Option(help="DataLoader worker processes (results do not change).")]

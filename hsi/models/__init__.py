@@ -1,0 +1,190 @@
+"""Model registry: every classifier over (N, k, p, p) PCA patches, created by name.
+
+Each family lives in its own module and registers its classes with :func:`register`. Every model
+class takes the same constructor arguments ``(bands, patch, n_classes, **options)``, where the
+options are keyword-only arguments with defaults, so the training loop never special-cases one and
+:func:`model_options` can list them for help text.
+
+>>> import torch
+>>> model = create_model("hybridsn", bands=30, patch=25, n_classes=16)
+>>> model(torch.zeros(2, 30, 25, 25)).shape
+torch.Size([2, 16])
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+import operator
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from torch import Tensor, nn
+
+from hsi.errors import ModelError
+
+__all__ = [
+    "PatchClassifier",
+    "count_parameters",
+    "create_model",
+    "list_models",
+    "model_options",
+    "register",
+]
+
+_REGISTRY: dict[str, type[PatchClassifier]] = {}
+
+M = TypeVar("M", bound="type[PatchClassifier]")
+
+
+class PatchClassifier(nn.Module):
+    """Base of every registered model: checks the data's shape once, at the boundary.
+
+    Subclasses call ``super().__init__(bands, patch, n_classes)`` first; it validates the three
+    numbers and stores them as ``self.bands``, ``self.patch`` and ``self.n_classes``.
+    """
+
+    #: whether the model offers ``dense_logits`` (fully-convolutional whole-scene evaluation)
+    supports_dense: bool = False
+    #: the name the model is registered under (set by :func:`register`)
+    model_name: str = ""
+    #: smallest number of PCA components and patch side the architecture can take
+    min_bands: int = 1
+    min_patch: int = 1
+
+    def __init__(self, bands: int, patch: int, n_classes: int) -> None:
+        super().__init__()
+        name = self._name()
+        self.bands = _positive_int("bands", bands, name)
+        self.patch = _positive_int("patch", patch, name)
+        self.n_classes = _positive_int("n_classes", n_classes, name)
+        if self.bands < self.min_bands:
+            raise ModelError(
+                f"{name} needs at least {self.min_bands} PCA components (bands), got {self.bands}"
+            )
+        if self.patch < self.min_patch:
+            raise ModelError(
+                f"{name} needs a patch size of at least {self.min_patch}, got {self.patch}"
+            )
+        if self.patch % 2 == 0:
+            # Windows are centred on the pixel they classify, so their side must be odd.
+            raise ModelError(
+                f"{name}: patch size must be odd (a window centred on a pixel), got {self.patch}"
+            )
+
+    def _name(self) -> str:
+        return self.model_name or type(self).__name__
+
+    def check_input(self, x: Tensor) -> None:
+        """Raise ModelError unless ``x`` is a float batch of shape (N, bands, patch, patch)."""
+        expected = (self.bands, self.patch, self.patch)
+        if x.dim() != 4 or tuple(x.shape[1:]) != expected:
+            raise ModelError(
+                f"{self._name()} expects input of shape (N, {self.bands}, {self.patch}, "
+                f"{self.patch}), got {tuple(x.shape)}"
+            )
+        if not x.is_floating_point():
+            raise ModelError(f"{self._name()} expects a float tensor, got {x.dtype}")
+
+    def dense_logits(self, x: Tensor) -> Tensor:
+        """Logits for every window of a padded scene tile; only where ``supports_dense``."""
+        raise ModelError(f"{self._name()} does not support dense (whole-scene) evaluation")
+
+
+def register(name: str) -> Callable[[M], M]:
+    """Class decorator adding a model to the registry under ``name``."""
+
+    def decorate(cls: M) -> M:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"model name {name!r} is already registered")
+        _REGISTRY[name] = cls
+        cls.model_name = name
+        return cls
+
+    return decorate
+
+
+def list_models() -> list[str]:
+    """Registered model names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def _model_class(name: str) -> type[PatchClassifier]:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ModelError(
+            f"unknown model {name!r}; choose one of: {', '.join(list_models())}"
+        ) from None
+
+
+def model_options(name: str) -> dict[str, Any]:
+    """The options model ``name`` takes, with their defaults (its keyword-only arguments)."""
+    cls = _model_class(name)
+    params = inspect.signature(cls.__init__).parameters.values()
+    return {p.name: p.default for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def create_model(
+    name: str, *, bands: int, patch: int, n_classes: int, **options: Any
+) -> PatchClassifier:
+    """Build model ``name`` for patches of ``bands`` PCA components and side ``patch``.
+
+    Raises ModelError for an unknown name, an option the model does not take, or a value it
+    cannot use (too few bands, an even patch, a width <= 0, ...).
+    """
+    cls = _model_class(name)
+    known = model_options(name)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        takes = ", ".join(f"{k}={v!r}" for k, v in known.items()) or "no options"
+        raise ModelError(f"model {name!r} has no option {unknown[0]!r}; it takes: {takes}")
+    return cls(bands, patch, n_classes, **options)
+
+
+# ---- option validation shared by the families -------------------------------------------------
+
+
+def _positive_int(what: str, value: Any, model: str) -> int:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = operator.index(value)
+    except TypeError:
+        raise ModelError(f"{model}: {what} must be an integer, got {value!r}") from None
+    if number < 1:
+        raise ModelError(f"{model}: {what} must be at least 1, got {number}")
+    return number
+
+
+def check_width(width: Any, model: str) -> float:
+    """A width multiplier: a finite float > 0."""
+    if isinstance(width, bool) or not isinstance(width, numbers.Real):
+        raise ModelError(f"{model}: width must be a number > 0, got {width!r}")
+    if not math.isfinite(width) or width <= 0:
+        raise ModelError(f"{model}: width must be a number > 0, got {width!r}")
+    return float(width)
+
+
+def check_dropout(p: Any, model: str) -> float:
+    """A dropout probability in [0, 1)."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
+        raise ModelError(f"{model}: dropout must be a number in [0, 1), got {p!r}")
+    return float(p)
+
+
+def check_int_option(what: str, value: Any, model: str, *, minimum: int = 1) -> int:
+    """An integer option at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ModelError(f"{model}: {what} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# The families import the names above, so they are imported last; importing them registers them.
+from hsi.models import hybridsn, mobilenet, shufflenet  # noqa: E402,F401
