@@ -84,9 +84,8 @@ def _notebook_patches(reduced: np.ndarray, labels: np.ndarray) -> int:
 
 
 def main() -> None:
-    from common import semi_synthetic_indian_pines
-
     import scipy.io
+    from common import semi_synthetic_indian_pines
 
     with tempfile.TemporaryDirectory() as tmp:
         scene = semi_synthetic_indian_pines()

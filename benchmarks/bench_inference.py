@@ -119,8 +119,8 @@ def whole_train_rss(tmp: Path) -> dict:
     from common import save_npz, semi_synthetic_indian_pines
 
     scene_file = save_npz(semi_synthetic_indian_pines(), tmp)
-    cmd = [sys.executable, "-m", "hsi.cli", "train", "--scene", str(scene_file),
-           "--labels", str(scene_file), "--epochs", "1", "--out", str(tmp / "runs"), "--quiet"]  # fmt: skip
+    cmd = [sys.executable, "-m", "hsi.cli", "train", "--scene", str(scene_file)]
+    cmd += ["--labels", str(scene_file), "--epochs", "1", "--out", str(tmp / "runs"), "--quiet"]
     t0 = time.perf_counter()
     code = (
         "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
@@ -162,8 +162,10 @@ def main() -> None:
         print(f"{r['kind']}: HybridSN k=30 p=25 batch 128: {r['samples_per_s']:.1f} samples/s")
     with tempfile.TemporaryDirectory() as tmp:
         r = whole_train_rss(Path(tmp))
-    print(f"`hsi train` (1 epoch) on the semi-synthetic Indian Pines: peak RSS {r['peak_rss_mb']:.0f} MB, "
-          f"{r['seconds']:.0f} s")  # fmt: skip
+    print(
+        "`hsi train` (1 epoch) on the semi-synthetic Indian Pines: "
+        f"peak RSS {r['peak_rss_mb']:.0f} MB, {r['seconds']:.0f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -417,10 +417,10 @@ def sweep(
     header, rows = headline(result.summary)
     table = Table(title=f"{config.scene_name} — {config.model}: {len(seed_list)} seeds")
     for col in header:
-        table.add_column(col, justify="left" if col == "train size" else "right")
+        table.add_column(col, justify="left" if col == "train size" else "right", no_wrap=True)
     for row in rows:
         table.add_row(*row)
-    Console().print(table)
+    Console(width=max(100, Console().width)).print(table)
     typer.echo(f"sweep: {result.folder}  ({result.ran} trained, {result.skipped} already done)")
     for role, path in result.outputs.items():
         typer.echo(f"{role}: {path}")

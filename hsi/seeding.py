@@ -1,10 +1,13 @@
 """One place for randomness: seed everything, and make PyTorch deterministic.
 
-Same seed, same machine, same library versions ⇒ bit-identical weights and maps. What is covered:
-Python's ``random``, NumPy's global state (for third-party code; this project's own code takes
-explicit generators), PyTorch on CPU and CUDA, DataLoader shuffling (an explicit generator) and
-workers (each seeded from it), and deterministic kernels. docs/reproducibility.md says where the
-guarantee stops.
+Same seed, same machine, same library versions, same PyTorch thread count ⇒ bit-identical weights
+and maps. What is covered: Python's ``random``, NumPy's global state (for third-party code; this
+project's own code takes explicit generators), PyTorch on CPU and CUDA, DataLoader shuffling (an
+explicit generator) and workers (each seeded from it), and deterministic kernels.
+
+The thread count matters on the CPU: some kernels split a reduction over threads (HybridSN's
+first 3-D convolution's weight gradient, for one), so 1 and 2 threads give weights that differ in
+the last bits, and training amplifies that. docs/reproducibility.md says where the guarantee stops.
 """
 
 from __future__ import annotations
@@ -54,3 +57,13 @@ def seed_worker(worker_id: int) -> None:
     worker_seed = torch.initial_seed() % 2**32
     np.random.seed(worker_seed)
     random.seed(worker_seed)
+
+
+def reproducibility_state() -> dict[str, object]:
+    """What, beyond the seed, a bit-identical rerun needs: record it next to the results."""
+    return {
+        "torch_threads": torch.get_num_threads(),
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+        "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+    }

@@ -1,0 +1,220 @@
+"""`hsi sweep`: seed parsing, statistics, the files it writes, resuming, and equality with
+single runs. Real runs are tiny (24×24 synthetic scene, HybridSN at its smallest, 2 epochs)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from hsi.cli import app
+from hsi.config import TrainConfig
+from hsi.data.synthetic import make_scene
+from hsi.errors import ConfigError
+from hsi.experiment import train_run
+from hsi.sweep import (
+    describe,
+    is_finished,
+    parse_seeds,
+    parse_train_sizes,
+    read_rows,
+    run_folder,
+    run_sweep,
+    summarize,
+    summary_markdown,
+)
+
+runner = CliRunner()
+
+
+def weights_hash(bundle: Path) -> str:
+    """sha256 over the state_dict tensors' names, dtypes, shapes and bytes (not the zip file)."""
+    state = torch.load(bundle, weights_only=True)["state_dict"]
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def scene_file(tmp_path_factory) -> Path:
+    scene = make_scene(24, 24, bands=20, n_classes=3, seed=0)
+    path = tmp_path_factory.mktemp("scene") / "tiny.npz"
+    np.savez(path, cube=scene.cube, labels=scene.labels)
+    return path
+
+
+def tiny_options(scene_file: Path) -> list[str]:
+    f = str(scene_file)
+    return [
+        *("--scene", f, "--labels", f, "--cube-key", "cube", "--labels-key", "labels"),
+        *("--pca", "13", "--patch", "9", "--epochs", "2", "--train-size", "0.3"),
+        *("--batch-size", "32", "--device", "cpu", "--quiet"),
+    ]
+
+
+def tiny_config(scene_file: Path, **changes) -> TrainConfig:
+    options = dict(scene=str(scene_file), labels=str(scene_file), cube_key="cube")
+    options.update(labels_key="labels", pca=13, patch=9, epochs=2, train_size=0.3)
+    options.update(batch_size=32, device="cpu")
+    return TrainConfig(**{**options, **changes})
+
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# ----------------------------------------------------------------------------- parsing
+@pytest.mark.parametrize(
+    ("text", "seeds"),
+    [
+        ("0-9", list(range(10))),
+        ("0,3,7", [0, 3, 7]),
+        ("0-4,10", [0, 1, 2, 3, 4, 10]),
+        (" 5 ", [5]),
+        ("3,1-3", [3, 1, 2]),
+    ],
+)
+def test_parse_seeds(text, seeds):
+    assert parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize("text", ["", "a", "1-", "-1", "5-2", "0,,1", "1.5", "0-3-5"])
+def test_parse_seeds_rejects(text):
+    with pytest.raises(ConfigError, match="--seeds"):
+        parse_seeds(text)
+
+
+def test_parse_train_sizes():
+    assert parse_train_sizes("0.05,0.1,0.3") == [0.05, 0.1, 0.3]
+    assert parse_train_sizes("10, 50") == [10, 50]
+    assert parse_train_sizes(0.1) == [0.1]
+    with pytest.raises(ConfigError, match="--train-size"):
+        parse_train_sizes("0.1,x")
+    with pytest.raises(ConfigError, match="--train-size"):
+        parse_train_sizes("0.1,")
+
+
+# ----------------------------------------------------------------------------- statistics
+def test_describe_matches_the_textbook():
+    x = [0.8, 0.9, 0.85, 0.95]
+    s = describe(x)
+    assert s["n"] == 4 and s["mean"] == pytest.approx(0.875)
+    assert s["std"] == pytest.approx(np.std(x, ddof=1))
+    assert (s["min"], s["max"]) == (0.8, 0.95)
+    half = 3.182446305284263 * s["std"] / 2  # t(0.975, 3) · s / √4
+    assert s["ci95"] == pytest.approx([0.875 - half, 0.875 + half])
+    one = describe([0.7, None, float("nan")])
+    assert one["n"] == 1 and one["mean"] == 0.7 and one["std"] is None and one["ci95"] is None
+    assert describe([])["mean"] is None
+
+
+def test_summary_groups_by_train_size():
+    rows = [
+        {"train_size": ts, "seed": s, "oa": oa, "aa": oa, "kappa": oa, "class_10": oa}
+        for ts, s, oa in [(0.05, 0, 0.6), (0.05, 1, 0.7), (0.1, 0, 0.8), (0.1, 1, 0.9)]
+    ]
+    summary = summarize(rows)
+    assert [g["train_size"] for g in summary["groups"]] == [0.05, 0.1]
+    assert summary["groups"][1]["metrics"]["oa"]["mean"] == pytest.approx(0.85)
+    assert summary["groups"][0]["per_class"]["10"]["mean"] == pytest.approx(0.65)
+    md = summary_markdown(summary)
+    assert "| train size | runs | OA (%) | AA (%) | Kappa (×100) |" in md
+    assert "| 0.05 | 2 | 65.00 ± 7.07 |" in md
+    assert "## Per-class accuracy (%), train size 0.1" in md
+
+
+# ----------------------------------------------------------------------------- real sweeps
+def test_cli_sweep_three_seeds_two_jobs_then_resume(scene_file, tmp_path):
+    args = ["sweep", *tiny_options(scene_file), "--seeds", "0-2", "--jobs", "2"]
+    args += ["--out", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "3 trained, 0 already done" in result.stdout
+    folder = tmp_path / "sweep_tiny_hybridsn"
+    for name in ("sweep.csv", "summary.json", "summary.md", "sweep.png", "sweep.json"):
+        assert (folder / name).stat().st_size > 0, name
+    for seed in range(3):
+        assert is_finished(folder / "ts0.3" / f"seed_{seed}")
+
+    rows = read_rows(folder / "sweep.csv")
+    assert [r["seed"] for r in rows] == [0, 1, 2]
+    assert {"oa", "aa", "kappa", "class_1", "class_2", "class_3", "train_time_s"} <= set(rows[0])
+    summary = json.loads((folder / "summary.json").read_text())
+    (group,) = summary["groups"]
+    for m in ("oa", "aa", "kappa"):
+        assert group["metrics"][m]["mean"] == pytest.approx(np.mean([r[m] for r in rows]), abs=0)
+        assert group["metrics"][m]["min"] == min(r[m] for r in rows)
+    for cid, stats in group["per_class"].items():
+        values = [r[f"class_{cid}"] for r in rows if r[f"class_{cid}"] is not None]
+        assert stats["mean"] == pytest.approx(np.mean(values), abs=0)
+    assert "| train size |" in (folder / "summary.md").read_text()
+
+    stamp = (folder / "ts0.3" / "seed_1" / "model.pt").stat().st_mtime_ns
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert "0 trained, 3 already done" in again.stdout
+    assert (folder / "ts0.3" / "seed_1" / "model.pt").stat().st_mtime_ns == stamp
+    assert read_rows(folder / "sweep.csv") == rows
+
+    # a resume with other options would mix incomparable runs: refused before any training
+    other = runner.invoke(app, [*args[:-2], "--out", str(tmp_path), "--epochs", "3"])
+    assert other.exit_code == 2
+    assert "other options" in other.output and "epochs: 2 → 3" in other.output
+
+
+def test_sweep_run_equals_a_single_run_and_takes_a_second_axis(scene_file, tmp_path, one_thread):
+    config = tiny_config(scene_file, out=str(tmp_path))
+    result = run_sweep(config, [1], [0.3, 0.5], jobs=1)
+    assert result.ran == 2 and result.skipped == 0
+    assert [(r["train_size"], r["seed"]) for r in result.rows] == [(0.3, 1), (0.5, 1)]
+    assert [g["train_size"] for g in result.summary["groups"]] == [0.3, 0.5]
+
+    single = train_run(tiny_config(scene_file, seed=1, train_size=0.5), run_dir=tmp_path / "one")
+    swept = run_folder(result.folder, 0.5, 1)
+    assert weights_hash(swept / "model.pt") == weights_hash(single.run_dir / "model.pt")
+    assert result.rows[1]["oa"] == single.metrics["oa"]
+
+
+def test_an_interrupted_run_is_not_finished(tmp_path):
+    run = tmp_path / "seed_0"
+    run.mkdir()
+    assert not is_finished(run)
+    (run / "metrics.json").write_text(json.dumps({"training": {"interrupted": True}}))
+    assert not is_finished(run)
+    (run / "metrics.json").write_text(json.dumps({"training": {"interrupted": False}}))
+    assert is_finished(run)
+
+
+def test_cli_sweep_reports_bad_seeds_in_one_line(scene_file, tmp_path):
+    result = runner.invoke(app, ["sweep", *tiny_options(scene_file), "--seeds", "5-2"])
+    assert result.exit_code == 2
+    assert "error: --seeds: range '5-2' runs backwards" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_summary_std_is_none_for_one_seed():
+    s = summarize([{"train_size": 0.1, "seed": 0, "oa": 0.5, "aa": 0.5, "kappa": 0.5}])
+    assert s["groups"][0]["metrics"]["oa"]["std"] is None
+    assert not any(
+        isinstance(v, float) and math.isnan(v) for v in s["groups"][0]["metrics"]["oa"].values()
+    )
+    assert "50.00 |" in summary_markdown(s)
+
+
+def test_a_sweep_that_fails_to_start_does_not_pin_its_options(scene_file, tmp_path):
+    with pytest.raises(ConfigError, match="--pca 25"):
+        run_sweep(tiny_config(scene_file, out=str(tmp_path), pca=25), [0])
+    assert not (tmp_path / "sweep_tiny_hybridsn" / "sweep.json").exists()
