@@ -206,6 +206,13 @@ Width = Annotated[
 ]
 Groups = Annotated[int | None, typer.Option(help="ShuffleNet V1 groups: 1, 2, 3, 4 or 8.")]
 Workers = Annotated[int, typer.Option(help="DataLoader worker processes (results do not change).")]
+Threads = Annotated[
+    int | None,
+    typer.Option(
+        help="PyTorch CPU threads. Default: torch's. The weights depend on it: rerun with the "
+        "same count for bit-identical results."
+    ),
+]
 Deterministic = Annotated[
     bool, typer.Option(help="Deterministic kernels (bit-identical reruns); off is a little faster.")
 ]
@@ -260,6 +267,7 @@ def train(
     width: Width = None,
     groups: Groups = None,
     workers: Workers = 0,
+    threads: Threads = None,
     deterministic: Deterministic = True,
     pca_fit: PcaFit = "scene",
     nonfinite: NonFinite = "error",
@@ -388,6 +396,7 @@ def sweep(
     width: Width = None,
     groups: Groups = None,
     workers: Workers = 0,
+    threads: Threads = None,
     deterministic: Deterministic = True,
     pca_fit: PcaFit = "scene",
     nonfinite: NonFinite = "error",

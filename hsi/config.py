@@ -55,6 +55,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = True
     workers: int = 0
+    threads: int | None = None  # PyTorch CPU threads; None keeps torch's default
     device: str = "auto"
     # outputs
     out: str = "runs"
@@ -98,6 +99,8 @@ class TrainConfig:
             raise ConfigError(f"--lr must be positive, got {self.lr}")
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"--patience must be at least 1, got {self.patience}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"--threads must be at least 1, got {self.threads}")
         if self.workers < 0:
             raise ConfigError(f"--workers must be 0 or more, got {self.workers}")
         if self.pca_fit not in ("scene", "train"):

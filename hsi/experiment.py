@@ -40,7 +40,7 @@ from hsi.inference import predict_indices
 from hsi.metrics import classification_report
 from hsi.patches import PatchDataset, pad_cube
 from hsi.preprocess import PCAReducer
-from hsi.seeding import seed_everything
+from hsi.seeding import reproducibility_state, seed_everything
 from hsi.splits import make_split
 
 
@@ -117,7 +117,9 @@ def train_run(
     prepared = prepared or prepare(config, progress)
     scene = prepared.scene
     _check_trainable(scene, config)
-    generator_seed = config.seed
+    if config.threads is not None:
+        # the thread count changes float reduction order, hence the weights: part of the recipe
+        torch.set_num_threads(config.threads)
     seed_everything(config.seed, deterministic=config.deterministic)
     device = resolve_device(config.device)
 
@@ -169,7 +171,7 @@ def train_run(
         lr=config.lr,
         weight_decay=config.weight_decay,
         patience=config.patience,
-        seed=generator_seed,
+        seed=config.seed,
         workers=config.workers,
         device=device,
         progress=progress,
@@ -225,6 +227,7 @@ def train_run(
         },
         "seed": config.seed,
         "device": str(device),
+        "reproducibility": reproducibility_state(),
         "versions": versions(),
         "config": config.to_dict(),
     }

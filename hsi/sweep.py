@@ -178,7 +178,10 @@ def run_sweep(
 
     rows = [_row(ts, seed, path, folder) for ts, seed, path in plan]
     summary = summarize(rows, config=config, seeds=seeds, train_sizes=sizes)
-    summary["threads_per_run"] = default_threads(jobs) if jobs > 1 else _torch_threads()
+    if config.threads is not None:
+        summary["threads_per_run"] = config.threads
+    else:
+        summary["threads_per_run"] = default_threads(jobs) if jobs > 1 else _torch_threads()
     outputs = write_outputs(folder, rows, summary)
     return SweepResult(folder, rows, summary, ran=len(todo), skipped=skipped, outputs=outputs)
 
@@ -567,7 +570,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     if threads is not None:
         lines.append(
             f"Each run trained with {threads} PyTorch thread(s); on this machine "
-            f"`OMP_NUM_THREADS={threads} hsi train` with the same options, `--seed` and "
+            f"`hsi train --threads {threads}` with the same options, `--seed` and "
             "`--train-size` repeats a run bit for bit."
         )
     lines.append("")

@@ -33,6 +33,7 @@ def test_train_writes_every_output(trained):
     assert set(metrics["per_class"]) == {str(i) for i in IDS}
     assert metrics["versions"]["torch"] == torch.__version__
     assert metrics["seed"] == 0 and metrics["config"]["patch"] == 9
+    assert metrics["reproducibility"]["torch_threads"] == torch.get_num_threads()
     assert metrics["split"]["train"] + metrics["split"]["val"] + metrics["split"]["test"] > 0
     history = (trained / "history.csv").read_text().splitlines()
     assert history[0] == "epoch,train_loss,train_acc,val_loss,val_acc" and len(history) == 26
@@ -116,6 +117,7 @@ def check_user_error(result, *needles: str) -> None:
         (["--patch", "101"], ["--patch 101", "too large"]),
         (["--pca", "99"], ["--pca 99", "24 bands"]),
         (["--split", "diagonal"], ["unknown --split"]),
+        (["--threads", "0"], ["--threads"]),
     ],
 )
 def test_train_bad_options(workdir, tmp_path, args, needles):
