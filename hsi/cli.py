@@ -20,11 +20,12 @@ app = typer.Typer(
     help=(
         "Hyperspectral image classification: train HybridSN and friends on a standard or your own "
         "scene, map whole scenes, and measure how results vary over seeds.\n\n"
-        "Typical use:\n\n"
-        "  hsi datasets                                 # the standard scenes, cached or not\n\n"
-        "  hsi train --dataset indian_pines --model hybridsn\n\n"
-        "  hsi predict scene.mat --out map.png          # with the latest trained model\n\n"
-        "  hsi sweep --dataset indian_pines --model hybridsn --seeds 0-9"
+        "\b\nTypical use:\n"
+        "  hsi datasets                          list the standard scenes, cached or not\n"
+        "  hsi train --dataset indian_pines --model hybridsn\n"
+        "  hsi predict scene.mat --out map.png   map a scene with the latest model\n"
+        "  hsi sweep --dataset indian_pines --model hybridsn --seeds 0-9\n\n"
+        "Every command has --help. Errors in the input are one line, exit code 2."
     ),
     no_args_is_help=True,
     add_completion=False,

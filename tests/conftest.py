@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
+from hsi.config import TrainConfig
 from hsi.data.synthetic import make_scene
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -66,3 +69,39 @@ def trained(workdir) -> Path:
     assert result.exit_code == 0, result.output
     assert "OA" in result.output
     return out / "latest"
+
+
+# ---- tiny runs for the reproducibility and sweep tests: 24×24 scene, HybridSN at its smallest
+@pytest.fixture(scope="module")
+def scene_file(tmp_path_factory) -> Path:
+    scene = make_scene(24, 24, bands=20, n_classes=3, seed=0)
+    path = tmp_path_factory.mktemp("scene") / "tiny.npz"
+    np.savez(path, cube=scene.cube, labels=scene.labels)
+    return path
+
+
+def tiny_options(scene_file: Path) -> list[str]:
+    f = str(scene_file)
+    return [
+        *("--scene", f, "--labels", f, "--cube-key", "cube", "--labels-key", "labels"),
+        *("--pca", "13", "--patch", "9", "--epochs", "2", "--train-size", "0.3"),
+        *("--batch-size", "32", "--device", "cpu", "--quiet"),
+    ]
+
+
+def tiny_config(scene_file: Path, **changes) -> TrainConfig:
+    options = dict(scene=str(scene_file), labels=str(scene_file), cube_key="cube")
+    options.update(labels_key="labels", pca=13, patch=9, epochs=2, train_size=0.3)
+    options.update(batch_size=32, device="cpu")
+    return TrainConfig(**{**options, **changes})
+
+
+def weights_hash(bundle: Path) -> str:
+    """sha256 over the state_dict tensors' names, dtypes, shapes and bytes (not the zip file)."""
+    state = torch.load(bundle, weights_only=True)["state_dict"]
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()

@@ -7,7 +7,6 @@ one PyTorch thread: the thread count is part of what a bit-identical rerun needs
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import random
@@ -16,26 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_config, tiny_options, weights_hash
 from typer.testing import CliRunner
 
 from hsi.cli import app
-from hsi.config import TrainConfig
-from hsi.data.synthetic import make_scene
 from hsi.experiment import train_run
 from hsi.seeding import make_generator, seed_everything, seed_worker, set_deterministic
 
 runner = CliRunner()
-
-
-def weights_hash(bundle: Path) -> str:
-    """sha256 over the state_dict tensors' names, dtypes, shapes and bytes (not the zip file)."""
-    state = torch.load(bundle, weights_only=True)["state_dict"]
-    h = hashlib.sha256()
-    for name in sorted(state):
-        t = state[name].detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.numpy().tobytes())
-    return h.hexdigest()
 
 
 def file_hash(path: Path) -> str:
@@ -49,39 +36,6 @@ def comparable_metrics(run_dir: Path) -> dict:
     m["training"].pop("samples_per_s")
     m["config"].pop("out")
     return m
-
-
-@pytest.fixture(scope="module")
-def scene_file(tmp_path_factory) -> Path:
-    scene = make_scene(24, 24, bands=20, n_classes=3, seed=0)
-    path = tmp_path_factory.mktemp("scene") / "tiny.npz"
-    np.savez(path, cube=scene.cube, labels=scene.labels)
-    return path
-
-
-def tiny_options(scene_file: Path) -> list[str]:
-    f = str(scene_file)
-    return [
-        *("--scene", f, "--labels", f, "--cube-key", "cube", "--labels-key", "labels"),
-        *("--pca", "13", "--patch", "9", "--epochs", "2", "--train-size", "0.3"),
-        *("--batch-size", "32", "--device", "cpu", "--quiet"),
-    ]
-
-
-def tiny_config(scene_file: Path, **changes) -> TrainConfig:
-    config = TrainConfig(
-        scene=str(scene_file),
-        labels=str(scene_file),
-        cube_key="cube",
-        labels_key="labels",
-        pca=13,
-        patch=9,
-        epochs=2,
-        train_size=0.3,
-        batch_size=32,
-        device="cpu",
-    )
-    return dataclasses.replace(config, **changes)
 
 
 @pytest.fixture(scope="module")

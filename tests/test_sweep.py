@@ -3,19 +3,16 @@ single runs. Real runs are tiny (24×24 synthetic scene, HybridSN at its smalles
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_config, tiny_options, weights_hash
 from typer.testing import CliRunner
 
 from hsi.cli import app
-from hsi.config import TrainConfig
-from hsi.data.synthetic import make_scene
 from hsi.errors import ConfigError
 from hsi.experiment import train_run
 from hsi.sweep import (
@@ -31,41 +28,6 @@ from hsi.sweep import (
 )
 
 runner = CliRunner()
-
-
-def weights_hash(bundle: Path) -> str:
-    """sha256 over the state_dict tensors' names, dtypes, shapes and bytes (not the zip file)."""
-    state = torch.load(bundle, weights_only=True)["state_dict"]
-    h = hashlib.sha256()
-    for name in sorted(state):
-        t = state[name].detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.numpy().tobytes())
-    return h.hexdigest()
-
-
-@pytest.fixture(scope="module")
-def scene_file(tmp_path_factory) -> Path:
-    scene = make_scene(24, 24, bands=20, n_classes=3, seed=0)
-    path = tmp_path_factory.mktemp("scene") / "tiny.npz"
-    np.savez(path, cube=scene.cube, labels=scene.labels)
-    return path
-
-
-def tiny_options(scene_file: Path) -> list[str]:
-    f = str(scene_file)
-    return [
-        *("--scene", f, "--labels", f, "--cube-key", "cube", "--labels-key", "labels"),
-        *("--pca", "13", "--patch", "9", "--epochs", "2", "--train-size", "0.3"),
-        *("--batch-size", "32", "--device", "cpu", "--quiet"),
-    ]
-
-
-def tiny_config(scene_file: Path, **changes) -> TrainConfig:
-    options = dict(scene=str(scene_file), labels=str(scene_file), cube_key="cube")
-    options.update(labels_key="labels", pca=13, patch=9, epochs=2, train_size=0.3)
-    options.update(batch_size=32, device="cpu")
-    return TrainConfig(**{**options, **changes})
 
 
 @pytest.fixture
