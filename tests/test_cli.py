@@ -179,3 +179,18 @@ def test_help_reads_like_a_manual():
         assert res.exit_code == 0
         assert "Usage" in res.output
     assert "--train-size" in invoke("train", "--help").output
+
+
+def test_datasets_lists_the_seven_scenes(tmp_path):
+    res = invoke("datasets", "--data-dir", tmp_path)
+    assert res.exit_code == 0, res.output
+    for name in ("indian_pines", "salinas", "salinas_a", "pavia_u", "pavia_c", "ksc", "botswana"):
+        assert name in res.output
+    assert "145×145×200" in res.output and "10,249" in res.output
+    check_user_error(invoke("datasets", "download", "atlantis"), "unknown dataset 'atlantis'")
+
+
+def test_models_table():
+    res = invoke("models", "--no-timing", "--bands", "15", "--patch", "11", "--classes", "4")
+    assert res.exit_code == 0, res.output
+    assert "hybridsn" in res.output and "shufflenet_v2" in res.output
