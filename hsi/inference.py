@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hsi.errors import ConfigError
 from hsi.patches import PatchDataset, pad_cube
 
 Method = Literal["auto", "dense", "patches"]
@@ -48,7 +49,9 @@ def predict_indices(
     h, w = reduced.shape[:2]
     dense_ok = bool(getattr(model, "supports_dense", False))
     if method == "dense" and not dense_ok:
-        raise ValueError(f"{type(model).__name__} has strided layers; use method='patches'")
+        raise ConfigError(
+            f"--method dense: {type(model).__name__} has strided layers; use patches or auto"
+        )
     use_dense = dense_ok if method == "auto" else method == "dense"
     was_training = model.training
     model.eval()

@@ -194,3 +194,25 @@ def test_models_table():
     res = invoke("models", "--no-timing", "--bands", "15", "--patch", "11", "--classes", "4")
     assert res.exit_code == 0, res.output
     assert "hybridsn" in res.output and "shufflenet_v2" in res.output
+
+
+@pytest.mark.parametrize(
+    "model, options",
+    [("mobilenet_v3_small", ["--width", "0.5"]), ("shufflenet_v1", ["--groups", "2"])],
+)
+def test_every_family_trains_and_maps_through_the_same_commands(workdir, tmp_path, model, options):
+    """A strided backbone: `hsi predict` takes the batched-patch path, with the model's options."""
+    scene = workdir / "scene.npz"
+    args = ["--scene", scene, "--labels", scene, "--model", model, *options, "--pca", "8"]
+    args += ["--patch", "9", "--epochs", "1", "--out", tmp_path / "runs", "--quiet"]
+    res = invoke("train", *args)
+    assert res.exit_code == 0, res.output
+    bundle = torch.load(tmp_path / "runs" / "latest" / "model.pt", weights_only=True)
+    assert bundle["model_name"] == model and bundle["model_options"]
+    res = invoke("predict", workdir / "cube.npy", "--model", tmp_path / "runs" / "latest",
+                 "--out", tmp_path / "m.png", "-q")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert set(np.unique(np.load(tmp_path / "m.npy")).tolist()) <= set(IDS)
+    res = invoke("predict", workdir / "cube.npy", "--model", tmp_path / "runs" / "latest",
+                 "--out", tmp_path / "d.png", "--method", "dense")  # fmt: skip
+    check_user_error(res, "--method dense")
