@@ -217,6 +217,9 @@ Threads = Annotated[
 Deterministic = Annotated[
     bool, typer.Option(help="Deterministic kernels (bit-identical reruns); off is a little faster.")
 ]
+Whiten = Annotated[
+    bool, typer.Option(help="Scale the PCA components to unit variance (as in the paper).")
+]
 PcaFit = Annotated[
     str, typer.Option(help="Fit the PCA on the whole scene (the paper) or on the training pixels.")
 ]
@@ -270,6 +273,7 @@ def train(
     workers: Workers = 0,
     threads: Threads = None,
     deterministic: Deterministic = True,
+    whiten: Whiten = True,
     pca_fit: PcaFit = "scene",
     nonfinite: NonFinite = "error",
     quiet: Quiet = False,
@@ -399,6 +403,7 @@ def sweep(
     workers: Workers = 0,
     threads: Threads = None,
     deterministic: Deterministic = True,
+    whiten: Whiten = True,
     pca_fit: PcaFit = "scene",
     nonfinite: NonFinite = "error",
     quiet: Quiet = False,
