@@ -256,30 +256,23 @@ def _place_class_legend(
     fig: Figure, handles: list[Patch], wide: bool, title: str = "class"
 ) -> None:
     fontsize = 9 if len(handles) <= 24 else 8
+    common = dict(
+        handles=handles,
+        fontsize=fontsize,
+        title=title,
+        title_fontsize=fontsize,
+        frameon=False,
+        handlelength=1.6,
+        handleheight=1.2,
+    )
     if wide:
-        fig.legend(
-            handles=handles,
-            loc="outside lower center",
-            ncols=min(len(handles), 4),
-            fontsize=fontsize,
-            title=title,
-            title_fontsize=fontsize,
-            frameon=False,
-            handlelength=1.6,
-            handleheight=1.2,
-        )
+        fig.legend(loc="outside lower center", ncols=min(len(handles), 4), **common)
     else:
         fig.legend(
-            handles=handles,
             loc="outside right center",
             ncols=_legend_columns(len(handles)),
-            fontsize=fontsize,
-            title=title,
-            title_fontsize=fontsize,
-            frameon=False,
-            handlelength=1.6,
-            handleheight=1.2,
             labelspacing=0.45,
+            **common,
         )
 
 
