@@ -54,6 +54,7 @@ class ModelBundle:
             bands=self.n_components,
             patch=self.patch,
             n_classes=len(self.class_ids),
+            init="torch",  # the saved weights replace whatever the layers start with
             **self.model_options,
         )
         try:

@@ -128,9 +128,18 @@ def models(
     bands: Annotated[int, typer.Option(help="PCA components k (input channels).")] = 30,
     patch: Annotated[int, typer.Option(help="Patch size p (odd).")] = 25,
     classes: Annotated[int, typer.Option(help="Number of classes K.")] = 16,
-    timing: Annotated[bool, typer.Option(help="Measure CPU milliseconds per patch.")] = True,
+    timing: Annotated[
+        bool,
+        typer.Option(
+            help="Measure CPU milliseconds per patch (inference) and training samples per second."
+        ),
+    ] = True,
 ) -> None:
-    """Table of the registered models: parameters, multiply-adds and CPU time per patch."""
+    """Table of the registered models: parameters, multiply-adds, inference and training speed.
+
+    The svm is fitted from the training pixels (its size is its support vectors), so it has
+    no row figures here.
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -138,15 +147,25 @@ def models(
     from hsi.models.summary import model_summary
 
     table = Table(title=f"Models for k={bands}, p={patch}, K={classes}")
-    for col in ("name", "parameters", "multiply-adds", "CPU ms/patch"):
+    columns = ("name", "parameters", "multiply-adds", "CPU ms/patch", "train samples/s")
+    for col in columns:
         table.add_column(col, justify="left" if col == "name" else "right")
     for name in list_models():
         s = model_summary(
             name, bands=bands, patch=patch, n_classes=classes, repeats=3 if timing else 0
         )
-        ms = f"{s['ms_per_patch']:.2f}" if timing and s.get("ms_per_patch") else "-"
-        table.add_row(name, f"{s['params']:,}", f"{s['macs'] / 1e6:,.1f} M", ms)
+        table.add_row(
+            name,
+            _fmt(s["params"], "{:,}"),
+            _fmt(s["macs"] and s["macs"] / 1e6, "{:,.1f} M"),
+            _fmt(s["ms_per_patch"], "{:.2f}"),
+            _fmt(s["train_samples_per_s"], "{:,.1f}"),
+        )
     Console().print(table)
+
+
+def _fmt(value, pattern: str) -> str:
+    return "-" if value is None else pattern.format(value)
 
 
 # --------------------------------------------------------------------------- train
@@ -175,7 +194,21 @@ Model = Annotated[str, typer.Option(help="Model name; `hsi models` lists them.")
 Pca = Annotated[
     int, typer.Option(help="PCA components kept (the paper: 30 for Indian Pines, 15 else).")
 ]
-Patch = Annotated[int, typer.Option(help="Odd window size around each pixel (the paper: 25).")]
+Patch = Annotated[
+    int | None,
+    typer.Option(
+        help="Odd window size around each pixel. Default: the model's (25, the paper's, for the "
+        "networks; 1 for svm)."
+    ),
+]
+Init = Annotated[
+    str,
+    typer.Option(
+        help="Weight initialisation: reference (as the model's reference implementation, e.g. "
+        "Keras glorot_uniform for HybridSN) or torch (PyTorch's layer defaults, as earlier "
+        "versions of hsi did)."
+    ),
+]
 Split = Annotated[
     str,
     typer.Option(
@@ -258,7 +291,7 @@ def train(
     labels_key: LabelsKey = None,
     model: Model = "hybridsn",
     pca: Pca = 30,
-    patch: Patch = 25,
+    patch: Patch = None,
     split: Split = "stratified",
     train_size: TrainSize = "0.1",
     val_size: ValSize = "0.1",
@@ -272,6 +305,7 @@ def train(
     data_dir: DataDir = None,
     width: Width = None,
     groups: Groups = None,
+    init: Init = "reference",
     workers: Workers = 0,
     threads: Threads = None,
     deterministic: Deterministic = True,
@@ -380,7 +414,7 @@ def sweep(
         ),
     ] = 1,
     pca: Pca = 30,
-    patch: Patch = 25,
+    patch: Patch = None,
     split: Split = "stratified",
     train_size: Annotated[
         str,
@@ -402,6 +436,7 @@ def sweep(
     data_dir: DataDir = None,
     width: Width = None,
     groups: Groups = None,
+    init: Init = "reference",
     workers: Workers = 0,
     threads: Threads = None,
     deterministic: Deterministic = True,

@@ -40,7 +40,7 @@ class TrainConfig:
     pca: int = 30
     whiten: bool = True
     pca_fit: str = "scene"  # "scene" (as in the paper) or "train" (training pixels only)
-    patch: int = 25
+    patch: int | None = None  # None: the model's default (25 for the networks, 1 for svm)
     padding: str = "zero"
     # split
     split: str = "stratified"
@@ -50,6 +50,7 @@ class TrainConfig:
     # model and optimisation
     model: str = "hybridsn"
     model_options: dict[str, Any] = field(default_factory=dict)
+    init: str = "reference"  # the family's reference initialisation, or "torch" (layer defaults)
     epochs: int = 100
     batch_size: int = 128
     lr: float = 1e-3
@@ -79,6 +80,14 @@ class TrainConfig:
             raise ConfigError(
                 f"unknown model {self.model!r}; choose one of: {', '.join(list_models())}"
             )
+        if self.patch is None:
+            from hsi.models import model_class
+
+            self.patch = model_class(self.model).default_patch
+        from hsi.models.init import INITS
+
+        if self.init not in INITS:
+            raise ConfigError(f"--init must be one of {', '.join(INITS)}, got {self.init!r}")
         if self.split not in STRATEGIES:
             raise ConfigError(
                 f"unknown --split {self.split!r}; choose one of: {', '.join(STRATEGIES)}"

@@ -158,8 +158,10 @@ def train_run(
         bands=reducer.n_components,
         patch=config.patch,
         n_classes=scene.n_classes,
+        init=config.init,
         **config.model_options,
     )
+    init_rule = model.reference_init if config.init == "reference" else "torch"
     from hsi.training import fit
 
     result = fit(
@@ -176,6 +178,8 @@ def train_run(
         device=device,
         progress=progress,
     )
+    for note in result.notes:
+        say(note)
     if result.interrupted:
         say(f"interrupted: keeping the best weights so far (epoch {result.best_epoch})")
 
@@ -202,13 +206,18 @@ def train_run(
         class_names=list(scene.class_names),
         palette=palette.tolist(),
         config=config.to_dict(),
-        info={"scene": scene.name, "best_epoch": result.best_epoch},
+        info={
+            "scene": scene.name,
+            "best_epoch": result.best_epoch,
+            "init": config.init,
+            "init_rule": init_rule,
+        },
     )
     metrics = {
         **{k: report[k] for k in ("oa", "aa", "kappa")},
         "per_class": report["per_class"],
         "confusion": report["confusion"],
-        "notes": split.notes + report["notes"],
+        "notes": split.notes + result.notes + report["notes"],
         "scene": {"name": scene.name, "shape": list(scene.shape), "classes": scene.n_classes},
         "split": {**split.sizes(), "strategy": config.split},
         "training": {
@@ -218,6 +227,8 @@ def train_run(
             "stopped_early": result.stopped_early,
             "interrupted": result.interrupted,
             "samples_per_s": result.samples_per_s,
+            "init": config.init,
+            "init_rule": init_rule,
         },
         "timings_s": {
             "prepare": t_prepared - t_start,

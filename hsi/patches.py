@@ -91,6 +91,11 @@ class PatchDataset(Dataset):
         """The ``(k, p, p)`` window centred on pixel ``(row, col)`` (a read-only view)."""
         return self._windows[:, row, col]
 
+    def centre_pixels(self) -> np.ndarray:
+        """The (n, k) spectra of the windows' centre pixels, for per-pixel classifiers."""
+        r = self.patch // 2
+        return np.ascontiguousarray(self.padded[:, self.coords[:, 0] + r, self.coords[:, 1] + r].T)
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         row, col = self.coords[index]
         x = torch.from_numpy(np.ascontiguousarray(self._windows[:, row, col]))

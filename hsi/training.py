@@ -53,7 +53,14 @@ def fit(
     device: torch.device | str = "cpu",
     progress: bool = False,
 ) -> FitResult:
-    """Train ``model`` in place; its final weights are the kept (best) ones."""
+    """Train ``model`` in place; its final weights are the kept (best) ones.
+
+    A model that is not trained by gradient (``trained_by_gradient = False``, the SVM) is fitted
+    once on the spectra of the training and validation pixels, its own cross-validation taking
+    the validation's role; the epoch options do not apply to it.
+    """
+    if not getattr(model, "trained_by_gradient", True):
+        return _fit_pixels(model, train, val, seed=seed)
     device = torch.device(device)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -125,6 +132,39 @@ def fit(
         interrupted=interrupted,
         train_time_s=elapsed,
         samples_per_s=seen / elapsed if elapsed > 0 else 0.0,
+    )
+
+
+def _fit_pixels(
+    model: nn.Module, train: PatchDataset, val: PatchDataset | None, *, seed: int
+) -> FitResult:
+    parts = [train] if val is None or not len(val) else [train, val]
+    x = np.concatenate([part.centre_pixels() for part in parts])
+    y = np.concatenate([part.targets for part in parts])
+    t0 = time.perf_counter()
+    info = model.fit_pixels(x, y, seed=seed)
+    elapsed = time.perf_counter() - t0
+    model.eval()
+    row = {
+        "epoch": 1,
+        "train_loss": None,
+        "train_acc": info["train_accuracy"],
+        "val_loss": None,
+        "val_acc": info["cv_accuracy"],
+    }
+    note = (
+        f"svm: C={info['C']:g}, gamma={info['gamma']:.4g} chosen by {info['folds']}-fold "
+        f"cross-validation on {len(y)} training pixels (accuracy {info['cv_accuracy']:.4f}); "
+        f"{info['support_vectors']} support vectors"
+    )
+    return FitResult(
+        history=[row],
+        best_epoch=1,
+        best_state=copy.deepcopy(model.state_dict()),
+        best_val_acc=info["cv_accuracy"],
+        train_time_s=elapsed,
+        samples_per_s=len(y) / elapsed if elapsed > 0 else 0.0,
+        notes=[note],
     )
 
 

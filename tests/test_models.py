@@ -16,6 +16,7 @@ from hsi.models.attention import CBAM, SqueezeExcitation
 from hsi.models.shufflenet import channel_shuffle
 from hsi.models.summary import model_summary
 
+# the networks (trained by gradient); the registry also holds the "svm" baseline
 ALL_MODELS = [
     "hybridsn",
     "hybridsn_cbam",
@@ -35,7 +36,8 @@ ALL_MODELS = [
 # paper's Table 2 puts on its last 1×1 conv). A change here means the architecture changed.
 PARAMS_K30_P25_K16 = {
     "hybridsn": 5_122_176,
-    "hybridsn_cbam": 5_164_359,
+    # CBAM's spatial gate as in its authors' code: a bias-free conv and a BatchNorm (2 params)
+    "hybridsn_cbam": 5_164_360,
     "hybridsn_se": 5_164_260,
     "mobilenet_v1": 3_231_152,
     "mobilenet_v2": 2_252_144,
@@ -77,7 +79,7 @@ def batch(n: int, bands: int = K, patch: int = 25, n_classes: int = 4, seed: int
 
 
 def test_registry_lists_every_model():
-    assert list_models() == ALL_MODELS
+    assert list_models() == sorted([*ALL_MODELS, "svm"])
 
 
 def test_model_options_and_defaults():
@@ -431,8 +433,8 @@ def test_dense_logits_rejects_bad_tiles():
 
 
 def test_model_summary_counts_hybridsn_exactly():
-    summary = model_summary("hybridsn", repeats=1, batch=2)
-    assert set(summary) == {"name", "params", "macs", "ms_per_patch"}
+    summary = model_summary("hybridsn", repeats=1, batch=2, train_batch=2)
+    assert set(summary) == {"name", "params", "macs", "ms_per_patch", "train_samples_per_s"}
     assert summary["name"] == "hybridsn" and summary["params"] == 5_122_176
     k, p, n = 30, 25, 16
     macs = (
@@ -446,6 +448,7 @@ def test_model_summary_counts_hybridsn_exactly():
     )
     assert summary["macs"] == macs
     assert summary["ms_per_patch"] > 0 and math.isfinite(summary["ms_per_patch"])
+    assert summary["train_samples_per_s"] > 0 and math.isfinite(summary["train_samples_per_s"])
 
 
 def test_model_summary_with_options():
@@ -461,3 +464,15 @@ def test_model_summary_with_options():
 def test_model_summary_without_timing():
     summary = model_summary("mobilenet_v3_small", bands=K, patch=11, repeats=0)
     assert summary["ms_per_patch"] is None and summary["params"] > 0
+    assert summary["train_samples_per_s"] is None
+
+
+def test_model_summary_of_the_svm_has_no_figures_before_a_fit():
+    summary = model_summary("svm", bands=K, patch=1, repeats=1)
+    assert summary == {
+        "name": "svm",
+        "params": None,
+        "macs": None,
+        "ms_per_patch": None,
+        "train_samples_per_s": None,
+    }

@@ -20,6 +20,7 @@ import operator
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import torch
 from torch import Tensor, nn
 
 from hsi.errors import ModelError
@@ -29,6 +30,7 @@ __all__ = [
     "count_parameters",
     "create_model",
     "list_models",
+    "model_class",
     "model_options",
     "register",
 ]
@@ -52,6 +54,17 @@ class PatchClassifier(nn.Module):
     #: smallest number of PCA components and patch side the architecture can take
     min_bands: int = 1
     min_patch: int = 1
+    #: the window side used when the user gives none (HybridSN's published 25)
+    default_patch: int = 25
+    #: False for models fitted in closed form from pixel spectra (the SVM), not by epochs of
+    #: gradient steps: :func:`hsi.training.fit` then calls their ``fit_pixels``
+    trained_by_gradient: bool = True
+    #: the reference implementation whose initialisation ``init="reference"`` applies
+    #: (a rule of :mod:`hsi.models.init`)
+    reference_init: str = "torch"
+    #: whether weights and inputs use the channels-last memory layout (faster for the 2-D
+    #: backbones' depthwise and 1×1 convolutions on CPU; docs/benchmarks.md)
+    channels_last: bool = False
 
     def __init__(self, bands: int, patch: int, n_classes: int) -> None:
         super().__init__()
@@ -75,6 +88,22 @@ class PatchClassifier(nn.Module):
 
     def _name(self) -> str:
         return self.model_name or type(self).__name__
+
+    def initialise(self, init: str = "reference") -> PatchClassifier:
+        """Re-draw the weights by the family's reference rule, or keep PyTorch's (``"torch"``).
+
+        Layers are built with PyTorch's defaults; ``"reference"`` then applies
+        :meth:`init_reference`. Both draw from torch's global generator, so a seeded run is
+        reproducible either way.
+        """
+        from hsi.models.init import check_init
+
+        if check_init(init) == "reference":
+            self.init_reference()
+        return self
+
+    def init_reference(self) -> None:
+        """The reference implementation's initialisation; families override it."""
 
     def check_input(self, x: Tensor) -> None:
         """Raise ModelError unless ``x`` is a float batch of shape (N, bands, patch, patch)."""
@@ -126,11 +155,24 @@ def model_options(name: str) -> dict[str, Any]:
     return {p.name: p.default for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
+def model_class(name: str) -> type[PatchClassifier]:
+    """The class registered as ``name`` (its class attributes: defaults, limits, init rule)."""
+    return _model_class(name)
+
+
 def create_model(
-    name: str, *, bands: int, patch: int, n_classes: int, **options: Any
+    name: str,
+    *,
+    bands: int,
+    patch: int,
+    n_classes: int,
+    init: str = "reference",
+    **options: Any,
 ) -> PatchClassifier:
     """Build model ``name`` for patches of ``bands`` PCA components and side ``patch``.
 
+    ``init="reference"`` (default) initialises the weights as the family's reference
+    implementation does (:mod:`hsi.models.init`); ``"torch"`` keeps PyTorch's layer defaults.
     Raises ModelError for an unknown name, an option the model does not take, or a value it
     cannot use (too few bands, an even patch, a width <= 0, ...).
     """
@@ -140,7 +182,10 @@ def create_model(
     if unknown:
         takes = ", ".join(f"{k}={v!r}" for k, v in known.items()) or "no options"
         raise ModelError(f"model {name!r} has no option {unknown[0]!r}; it takes: {takes}")
-    return cls(bands, patch, n_classes, **options)
+    model = cls(bands, patch, n_classes, **options).initialise(init)
+    if model.channels_last:
+        model.to(memory_format=torch.channels_last)
+    return model
 
 
 # ---- option validation shared by the families -------------------------------------------------
@@ -187,4 +232,4 @@ def count_parameters(model: nn.Module) -> int:
 
 
 # The families import the names above, so they are imported last; importing them registers them.
-from hsi.models import hybridsn, mobilenet, shufflenet  # noqa: E402,F401
+from hsi.models import hybridsn, mobilenet, shufflenet, svm  # noqa: E402,F401

@@ -86,19 +86,24 @@ class ChannelAttention(nn.Module):
 
 
 class SpatialAttention(nn.Module):
-    """CBAM spatial attention: a k×k conv over the channel-wise average and max maps."""
+    """CBAM spatial attention: a k×k conv + batch norm over the channel-wise average and max maps.
+
+    As in the CBAM authors' code (a bias-free conv, then BN with momentum 0.01), whose
+    initialisation sets the BN scale to 0 so that every gate starts at ½.
+    """
 
     def __init__(self, kernel_size: int = 7) -> None:
         super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ModelError(f"spatial attention kernel must be odd and >= 1, got {kernel_size}")
         # 'same' padding: the gate map is aligned with the feature map it multiplies.
-        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2)
+        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
+        self.norm = nn.BatchNorm2d(1, momentum=0.01)
 
     def attention_weights(self, x: Tensor) -> Tensor:
         """Per-position gates of shape (N, 1, H, W), each in [0, 1]."""
         pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
-        return torch.sigmoid(self.conv(pooled))
+        return torch.sigmoid(self.norm(self.conv(pooled)))
 
     def forward(self, x: Tensor) -> Tensor:
         return x * self.attention_weights(x)

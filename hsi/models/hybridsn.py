@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from hsi.errors import ModelError
 from hsi.models import PatchClassifier, check_dropout, check_int_option, register
+from hsi.models import init as inits
 from hsi.models.attention import CBAM, SqueezeExcitation
 
 __all__ = ["HybridSN", "HybridSNCBAM", "HybridSNSE"]
@@ -47,6 +48,7 @@ class HybridSN(PatchClassifier):
     # samples, and the 3×3 2-D conv two more spatial ones
     min_bands = 13
     min_patch = 9
+    reference_init = "keras"
 
     def __init__(self, bands: int, patch: int, n_classes: int, *, dropout: float = 0.4) -> None:
         super().__init__(bands, patch, n_classes)
@@ -64,6 +66,10 @@ class HybridSN(PatchClassifier):
         self.fc3 = nn.Linear(128, self.n_classes)
         self.dropout = nn.Dropout(dropout)
         self._spectrum_cache: tuple[tuple[Tensor, int, int], Tensor] | None = None
+
+    def init_reference(self) -> None:
+        # The authors' Keras layers (an SE block placed in that code would be Keras layers too).
+        inits.keras_glorot(self)
 
     @property
     def spectral_channels(self) -> int:
@@ -287,3 +293,9 @@ class HybridSNCBAM(HybridSN):
         super().__init__(bands, patch, n_classes, dropout=dropout)
         reduction = check_int_option("reduction", reduction, self._name())
         self.attention = CBAM(self.spectral_channels, reduction)
+
+    reference_init = "keras+cbam"
+
+    def init_reference(self) -> None:
+        super().init_reference()
+        inits.cbam(self.attention)

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import Tensor, nn
 
 from hsi.models import PatchClassifier, check_dropout, check_width, register
+from hsi.models import init as inits
 from hsi.models.attention import SqueezeExcitation
 
 __all__ = [
@@ -73,29 +75,21 @@ def conv_bn_act(
 
 
 class PooledBackbone(PatchClassifier):
-    """Shared forward of the 2-D backbones: features → global average pool → classifier."""
+    """Shared forward of the 2-D backbones: features → global average pool → classifier.
+
+    Weights and inputs are channels-last: on CPU the depthwise and 1×1 convolutions run
+    faster in that layout (docs/benchmarks.md); the results are the same up to float rounding.
+    """
 
     features: nn.Sequential
     classifier: nn.Sequential
+    channels_last = True
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.classifier(self.features(x).mean(dim=(2, 3)))
-
-
-def init_weights(model: nn.Module) -> None:
-    # the initialisation of the reference implementations (He-normal fan-out convs, BN = identity)
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.zeros_(m.bias)
 
 
 # ---- V1 -----------------------------------------------------------------------------------------
@@ -123,6 +117,8 @@ _V1_LAYERS = [
 class MobileNetV1(PooledBackbone):
     """MobileNet V1: a stem conv and 13 depthwise-separable convolutions."""
 
+    reference_init = "tf_slim"
+
     def __init__(
         self, bands: int, patch: int, n_classes: int, *, width: float = 1.0, dropout: float = 0.0
     ) -> None:
@@ -142,7 +138,9 @@ class MobileNetV1(PooledBackbone):
             channels = out
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(channels, self.n_classes))
-        init_weights(self)
+
+    def init_reference(self) -> None:
+        inits.tf_slim(self)
 
 
 # ---- V2 -----------------------------------------------------------------------------------------
@@ -186,6 +184,8 @@ _V2_STAGES = [
 class MobileNetV2(PooledBackbone):
     """MobileNet V2: stem conv, 17 inverted residual blocks, 1×1 conv to 1280, classifier."""
 
+    reference_init = "torchvision"
+
     def __init__(
         self, bands: int, patch: int, n_classes: int, *, width: float = 1.0, dropout: float = 0.2
     ) -> None:
@@ -204,7 +204,9 @@ class MobileNetV2(PooledBackbone):
         layers.append(conv_bn_act(channels, last, 1, activation=nn.ReLU6))
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(last, self.n_classes))
-        init_weights(self)
+
+    def init_reference(self) -> None:
+        inits.torchvision(self)
 
 
 # ---- V3 -----------------------------------------------------------------------------------------
@@ -284,6 +286,7 @@ _V3_SMALL = [
 
 
 class _MobileNetV3(PooledBackbone):
+    reference_init = "torchvision"
     _config: list[tuple[int, int, int, bool, Callable[[], nn.Module], int]]
     _last_conv: int  # the 1×1 conv after the bnecks (6× the last bneck's output)
     _last_conv_se: bool  # Table 2 puts an SE on it in the small model
@@ -317,7 +320,9 @@ class _MobileNetV3(PooledBackbone):
             nn.Dropout(dropout),
             nn.Linear(head, self.n_classes),
         )
-        init_weights(self)
+
+    def init_reference(self) -> None:
+        inits.torchvision(self)
 
 
 @register("mobilenet_v3_large")

@@ -13,7 +13,8 @@ from torch import Tensor, nn
 
 from hsi.errors import ModelError
 from hsi.models import check_dropout, check_width, register
-from hsi.models.mobilenet import PooledBackbone, conv_bn_act, init_weights
+from hsi.models import init as inits
+from hsi.models.mobilenet import PooledBackbone, conv_bn_act
 
 __all__ = ["ShuffleNetV1", "ShuffleNetV2", "channel_shuffle"]
 
@@ -93,6 +94,8 @@ def _v1_channels(groups: int, width: float) -> tuple[int, ...]:
 class ShuffleNetV1(PooledBackbone):
     """ShuffleNet V1 with ``groups`` ∈ {1, 2, 3, 4, 8} and width multiplier ``width`` (s×)."""
 
+    reference_init = "megvii"
+
     def __init__(
         self,
         bands: int,
@@ -120,7 +123,9 @@ class ShuffleNetV1(PooledBackbone):
                 channels = out
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(channels, self.n_classes))
-        init_weights(self)
+
+    def init_reference(self) -> None:
+        inits.megvii(self, stem=self.features[0][0])
 
 
 # ---- V2 -----------------------------------------------------------------------------------------
@@ -187,6 +192,8 @@ class ShuffleV2Unit(nn.Module):
 class ShuffleNetV2(PooledBackbone):
     """ShuffleNet V2 with width multiplier ``width`` (the paper's 0.5×, 1×, 1.5×, 2× tables)."""
 
+    reference_init = "megvii"
+
     def __init__(
         self, bands: int, patch: int, n_classes: int, *, width: float = 1.0, dropout: float = 0.0
     ) -> None:
@@ -203,4 +210,6 @@ class ShuffleNetV2(PooledBackbone):
         layers.append(conv_bn_act(channels, last, 1))
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(last, self.n_classes))
-        init_weights(self)
+
+    def init_reference(self) -> None:
+        inits.megvii(self, stem=self.features[0][0])
