@@ -85,7 +85,9 @@ def _notebook_patches(reduced: np.ndarray, labels: np.ndarray) -> int:
 
 def main() -> None:
     import scipy.io
-    from common import semi_synthetic_indian_pines
+    from common import machine_state, semi_synthetic_indian_pines
+
+    machine_state("bench_data")
 
     with tempfile.TemporaryDirectory() as tmp:
         scene = semi_synthetic_indian_pines()

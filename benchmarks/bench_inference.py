@@ -143,6 +143,9 @@ def run(kind: str, arg: str = "-") -> dict:
 
 
 def main() -> None:
+    from common import machine_state
+
+    machine_state("bench_inference")
     rows = [run(k) for k in ("dense", "patches", "notebook", "large_tiled", "large_one_tile")]
     print("| inference | pixels | seconds | pixels/s | peak RSS MB (before) |")
     print("|---|---|---|---|---|")

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main() -> None:
-    from common import real_scene, save_npz, semi_synthetic_indian_pines
+    from common import machine_state, real_scene, save_npz, semi_synthetic_indian_pines
 
     from hsi.config import TrainConfig
     from hsi.experiment import train_run
@@ -44,6 +44,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="also write the rows here")
     args = p.parse_args()
+    machine = machine_state("bench_models")
 
     makers = {
         "indian_pines_semisynthetic": semi_synthetic_indian_pines,
@@ -87,7 +88,8 @@ def main() -> None:
             cells += f" {m['oa']:.4f} / {m['aa']:.4f} / {m['kappa']:.4f} | {m['train_s']:.0f} |"
         print(cells)
     if args.json:
-        args.json.write_text(json.dumps({"settings": settings, "rows": rows}, indent=2))
+        payload = {"settings": settings, "rows": rows, "machine": machine}
+        args.json.write_text(json.dumps(payload, indent=2))
 
 
 if __name__ == "__main__":

@@ -158,6 +158,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    from common import machine_state
+
+    machine = machine_state("bench_reproducibility")
     seeds = list(range(args.seeds))
     setup = Setup(epochs=args.epochs)
     t_start = time.perf_counter()
@@ -169,6 +172,7 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)\n"
     )
     results: dict = {"setup": vars(setup), "seeds": seeds, "threads": args.threads}
+    results["machine"] = machine
 
     # (b) weight init + shuffling, split fixed; keep the models for (a)
     models, oa_b, hashes_b = [], [], []

@@ -69,6 +69,28 @@ def save_npz(scene: Scene, folder: Path) -> Path:
     return path
 
 
+BUSY_LOAD = 0.5
+
+
+def machine_state(label: str = "") -> dict[str, object]:
+    """CPU count and 1-minute load average now, printed; a warning when the machine is busy.
+
+    On two cores a benchmark run beside another job is off by 2× or more: every script calls
+    this before it starts and records the result with its figures.
+    """
+    load1, load5, _ = os.getloadavg()
+    state = {"cpus": os.cpu_count(), "load1": round(load1, 2), "load5": round(load5, 2)}
+    prefix = f"{label}: " if label else ""
+    print(f"{prefix}{state['cpus']} CPUs, load average {load1:.2f} (1 min), {load5:.2f} (5 min)")
+    if load1 > BUSY_LOAD:
+        print(
+            f"WARNING: the machine is busy (1-minute load {load1:.2f} > {BUSY_LOAD}): "
+            "timings measured now are not comparable; run again alone"
+        )
+    state["busy"] = load1 > BUSY_LOAD
+    return state
+
+
 def peak_rss_mb(children: bool = False) -> float:
     who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
     return resource.getrusage(who).ru_maxrss / 1024  # Linux reports KiB

@@ -427,7 +427,7 @@ def _point_latest(run_dir: Path) -> None:
 
 def _history_csv(history: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
-    columns = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc"]
+    columns = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_classes"]
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in history:

@@ -102,9 +102,13 @@ def fit(
                     "train_acc": correct / count,
                 }
                 if val is not None and len(val):
-                    row["val_loss"], row["val_acc"], _ = evaluate(model, val, batch_size, device)
+                    row["val_loss"], row["val_acc"], predicted = evaluate(
+                        model, val, batch_size, device
+                    )
+                    # 1 = the one-class plateau a badly initialised HybridSN sits on
+                    row["val_classes"] = len(np.unique(predicted))
                 else:
-                    row["val_loss"], row["val_acc"] = None, None
+                    row["val_loss"], row["val_acc"], row["val_classes"] = None, None, None
                 history.append(row)
                 score = row["val_acc"] if row["val_acc"] is not None else epoch  # last epoch wins
                 if score > best_val:

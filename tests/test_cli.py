@@ -36,7 +36,8 @@ def test_train_writes_every_output(trained):
     assert metrics["reproducibility"]["torch_threads"] == torch.get_num_threads()
     assert metrics["split"]["train"] + metrics["split"]["val"] + metrics["split"]["test"] > 0
     history = (trained / "history.csv").read_text().splitlines()
-    assert history[0] == "epoch,train_loss,train_acc,val_loss,val_acc" and len(history) == 26
+    assert history[0] == "epoch,train_loss,train_acc,val_loss,val_acc,val_classes"
+    assert len(history) == 26
 
 
 def test_bundle_loads_with_weights_only(trained):

@@ -1,0 +1,194 @@
+"""Time to accuracy: validation OA per epoch, for each model, scene, initialisation and seed.
+
+Every run goes through `train_run`, the code of `hsi train`, at the model's defaults (PCA 30,
+the model's window: 25 for the networks), 10 % stratified training pixels (10 % of them for
+validation), Adam 1e-3, batch 128, a fixed number of epochs and no early stopping, so the curves
+are whole. Per run it records the validation OA and the number of distinct classes predicted on
+the validation pixels after every epoch (1 = the one-class plateau), the first epoch at which
+the validation OA reaches 95 % of its final value, the test OA / AA / Kappa of the kept weights
+(the best on validation, as `hsi train` keeps), and the training seconds.
+
+Scenes: the semi-synthetic Indian Pines, and the real Jasper Ridge and Samson cubes in
+../shared/data (benchmarks/common.py).
+
+    python benchmarks/bench_convergence.py --scenes indian_pines_semisynthetic --seeds 0-4 \\
+        --inits reference,torch --epochs 20 --json conv.json --plot conv.png
+    python benchmarks/bench_convergence.py --report conv.json [more.json ...] --plot conv.png
+
+The accuracies do not depend on the machine's load (the runs are deterministic); the seconds do:
+the script records the CPU count and load average before each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+SCENES = ("indian_pines_semisynthetic", "jasper_ridge", "samson")
+
+
+def parse_seeds(text: str) -> list[int]:
+    from hsi.sweep import parse_seeds as parse
+
+    return parse(text)
+
+
+def first_epoch_reaching(curve: list[float], share: float = 0.95) -> int:
+    """First epoch (1-based) whose value is at least ``share`` of the last epoch's."""
+    target = share * curve[-1]
+    return next(i + 1 for i, v in enumerate(curve) if v >= target)
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    from common import machine_state, real_scene, save_npz, semi_synthetic_indian_pines
+
+    from hsi.config import TrainConfig
+    from hsi.experiment import prepare, train_run
+
+    makers = {
+        "indian_pines_semisynthetic": semi_synthetic_indian_pines,
+        "jasper_ridge": lambda: real_scene("jasper_ridge"),
+        "samson": lambda: real_scene("samson"),
+    }
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for scene in args.scenes.split(","):
+            path = save_npz(makers[scene](), Path(tmp))
+            for model in args.models.split(","):
+                base = TrainConfig(
+                    scene=str(path), labels=str(path), model=model, epochs=args.epochs,
+                    patience=None, train_size=args.train_size, threads=args.threads, device="cpu",
+                    batch_size=args.batch_size,
+                    out=str(Path(tmp) / "runs"),
+                )  # fmt: skip
+                prepared = prepare(base.validate())  # PCA fitted once per scene
+                for init in args.inits.split(","):
+                    for seed in parse_seeds(args.seeds):
+                        config = TrainConfig(**{**base.to_dict(), "init": init, "seed": seed})
+                        state = machine_state(f"{scene} {model} {init} seed {seed}")
+                        run_dir = Path(tmp) / "runs" / f"{scene}_{model}_{init}_{seed}"
+                        result = train_run(config, prepared, run_dir=run_dir)
+                        rows.append(summarise(result, scene, model, init, seed, state))
+                        print(json.dumps({k: v for k, v in rows[-1].items() if k != "curve"}),
+                              flush=True)  # fmt: skip
+                        if args.json:  # after every run: a long benchmark keeps what it measured
+                            args.json.write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+def summarise(result, scene: str, model: str, init: str, seed: int, state: dict) -> dict:
+    with open(result.run_dir / "history.csv", newline="") as f:
+        history = list(csv.DictReader(f))
+    curve = [float(r["val_acc"]) for r in history]
+    classes = [int(r["val_classes"]) for r in history]
+    m = result.metrics
+    return {
+        "scene": scene,
+        "model": model,
+        "batch_size": m["config"]["batch_size"],
+        "init": init,
+        "seed": seed,
+        "epochs": len(curve),
+        "curve": curve,
+        "val_classes": classes,
+        "epoch_95": first_epoch_reaching(curve),
+        "one_class_after_5": len(classes) >= 5 and classes[4] == 1,
+        "one_class_after_10": len(classes) >= 10 and classes[9] == 1,
+        "oa": m["oa"],
+        "aa": m["aa"],
+        "kappa": m["kappa"],
+        "best_epoch": m["training"]["best_epoch"],
+        "train_s": m["timings_s"]["train"],
+        "val_pixels": m["split"]["val"],
+        "machine": state,
+    }
+
+
+def report(rows: list[dict]) -> str:
+    from hsi.sweep import describe
+
+    lines = [
+        "| scene | model | init | batch | seeds | epochs | one class after 5 / 10 | epoch to 95 % "
+        "(mean, max) | val OA at 5 / 10 / last | test OA (mean ± std) | train s per epoch |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        key = (r["scene"], r["model"], r["init"], r.get("batch_size", 128), r["epochs"])
+        groups.setdefault(key, []).append(r)
+    for (scene, model, init, batch, epochs), rs in groups.items():
+        n = len(rs)
+        e95 = [r["epoch_95"] for r in rs]
+
+        def at(epoch: int, rs=rs) -> str:
+            values = [r["curve"][epoch - 1] for r in rs if len(r["curve"]) >= epoch]
+            return f"{sum(values) / len(values):.3f}" if values else "-"
+
+        oa = describe([r["oa"] for r in rs])
+        per_epoch = sum(r["train_s"] / r["epochs"] for r in rs) / n
+        one5 = sum(r["one_class_after_5"] for r in rs)
+        one10 = sum(r["one_class_after_10"] for r in rs) if epochs >= 10 else "-"
+        lines.append(
+            f"| {scene} | {model} | {init} | {batch} | {n} | {epochs} | {one5} / {one10} | "
+            f"{sum(e95) / n:.1f}, {max(e95)} | {at(5)} / {at(10)} / {at(epochs)} | "
+            f"{oa['mean']:.4f} ± {oa['std'] or 0:.4f} | {per_epoch:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = sorted({(r["scene"], r["model"]) for r in rows})
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    colors = {"reference": "tab:blue", "torch": "tab:red"}
+    for ax, (scene, model) in zip(axes[0], panels, strict=True):
+        for r in rows:
+            if (r["scene"], r["model"]) != (scene, model):
+                continue
+            epochs = range(1, len(r["curve"]) + 1)
+            ax.plot(epochs, r["curve"], color=colors.get(r["init"], "gray"), lw=1, alpha=0.8)
+        for init, color in colors.items():
+            ax.plot([], [], color=color, label=f"init={init}")
+        ax.set_title(f"{model} · {scene}", fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation OA")
+        ax.set_ylim(0, 1.02)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, frameon=False, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", default="hybridsn")
+    p.add_argument("--scenes", default=",".join(SCENES))
+    p.add_argument("--inits", default="reference,torch")
+    p.add_argument("--seeds", default="0-4")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--train-size", type=float, default=0.1)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--json", type=Path, help="write the runs here (after each run)")
+    p.add_argument("--plot", type=Path, help="OA against epoch, one line per seed")
+    p.add_argument("--report", type=Path, nargs="+", help="only tabulate these JSON files")
+    args = p.parse_args()
+    rows = [r for f in args.report for r in json.loads(f.read_text())] if args.report else None
+    rows = rows or run(args)
+    print(report(rows))
+    if args.plot:
+        plot(rows, args.plot)
+
+
+if __name__ == "__main__":
+    main()
