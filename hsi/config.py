@@ -19,6 +19,7 @@ Defaults, and why (docs/training.md has the long version):
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -98,8 +99,15 @@ class TrainConfig:
             raise ConfigError(f"--epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if not math.isfinite(self.lr):
+            raise ConfigError(f"--lr must be a finite number, got {self.lr}")
         if not self.lr > 0:
             raise ConfigError(f"--lr must be positive, got {self.lr}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ConfigError(f"weight_decay must be a finite number >= 0, got {self.weight_decay}")
+        from hsi.seeding import check_seed
+
+        check_seed(self.seed)
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"--patience must be at least 1, got {self.patience}")
         if self.threads is not None and self.threads < 1:
