@@ -12,13 +12,50 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from hsi.errors import HSIError
+
+try:  # typer >= 0.20 carries its own copy of click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer on top of click
+    from click import exceptions as click_exceptions
 
 if TYPE_CHECKING:
     from hsi.config import TrainConfig
 
+
+class OneLineErrors(TyperGroup):
+    """Usage errors (``--pca abc``, an unknown option) as one ``error: …`` line, exit code 2.
+
+    click prints three lines (Usage, Try, Error) for those; the project's own errors are one line,
+    and a script checking stderr should not have to tell the two kinds apart.
+    """
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        no_args_help = getattr(click_exceptions, "NoArgsIsHelpError", ())
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except no_args_help as exc:  # bare `hsi`: the help text, as click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click_exceptions.ClickException as exc:
+            message = " ".join(exc.format_message().split()).rstrip(".")
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            typer.echo(f"error: {message[:1].lower()}{message[1:]}{hint}", err=True)
+            sys.exit(2)
+        except typer.Abort:
+            typer.echo("aborted", err=True)
+            sys.exit(1)
+        # without standalone mode click returns a typer.Exit's code, or the command's None
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     name="hsi",
     help=(
         "Hyperspectral image classification: train HybridSN and friends on a standard or your own "
@@ -130,23 +167,38 @@ def models(
     classes: Annotated[int, typer.Option(help="Number of classes K.")] = 16,
     timing: Annotated[bool, typer.Option(help="Measure CPU milliseconds per patch.")] = True,
 ) -> None:
-    """Table of the registered models: parameters, multiply-adds and CPU time per patch."""
+    """Table of the registered models: parameters, multiply-adds and CPU time per patch.
+
+    A model that cannot take these sizes (HybridSN needs 13 bands or more) is listed as not
+    fitting, with the reason below the table.
+    """
     from rich.console import Console
     from rich.table import Table
 
+    from hsi.errors import ModelError
     from hsi.models import list_models
     from hsi.models.summary import model_summary
 
     table = Table(title=f"Models for k={bands}, p={patch}, K={classes}")
     for col in ("name", "parameters", "multiply-adds", "CPU ms/patch"):
         table.add_column(col, justify="left" if col == "name" else "right")
+    unfit: list[ModelError] = []
     for name in list_models():
-        s = model_summary(
-            name, bands=bands, patch=patch, n_classes=classes, repeats=3 if timing else 0
-        )
+        try:
+            s = model_summary(
+                name, bands=bands, patch=patch, n_classes=classes, repeats=3 if timing else 0
+            )
+        except ModelError as exc:
+            unfit.append(exc)
+            table.add_row(f"{name} (does not fit)", *["-"] * (len(table.columns) - 1))
+            continue
         ms = f"{s['ms_per_patch']:.2f}" if timing and s.get("ms_per_patch") else "-"
         table.add_row(name, f"{s['params']:,}", f"{s['macs'] / 1e6:,.1f} M", ms)
+    if len(unfit) == len(list_models()):
+        raise unfit[0]
     Console().print(table)
+    for exc in unfit:
+        typer.echo(f"does not fit: {exc}")
 
 
 # --------------------------------------------------------------------------- train
