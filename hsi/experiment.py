@@ -330,8 +330,8 @@ def predict_run(
     # every output under a temporary name first, all renamed at the end: none or all of them
     with atomic_paths(list(outputs.values())) as tmp_paths:
         tmp = dict(zip(outputs, tmp_paths, strict=True))
-        np.save(tmp["npy"], pred_ids.astype(id_dtype(class_ids, smallest=np.int16)))
-        prediction = pred_ids.astype(id_dtype(class_ids, smallest=np.int32))
+        np.save(tmp["npy"], pred_ids.astype(_id_dtype(class_ids, smallest=np.int16)))
+        prediction = pred_ids.astype(_id_dtype(class_ids, smallest=np.int32))
         scipy.io.savemat(tmp["mat"], {"prediction": prediction}, do_compression=True)
         title = f"{Path(scene_path).stem} — {bundle.model_name}"
         render.save_map(tmp["map"], pred_ids, class_ids, bundle.class_names, palette, title=title)
@@ -344,7 +344,7 @@ def predict_run(
     return summary
 
 
-def id_dtype(class_ids: np.ndarray, smallest: type = np.int16) -> type:
+def _id_dtype(class_ids: np.ndarray, smallest: type = np.int16) -> type:
     """The smallest signed integer type, from ``smallest`` up, that holds every class id.
 
     Ids are never narrowed: 5,000,000,000 stays 5,000,000,000 (int64), not 705,032,704.

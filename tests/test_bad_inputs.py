@@ -177,6 +177,30 @@ def test_train_refuses(files, tmp_path, case):
     run_refused(argv, out, needles)
 
 
+def test_read_only_out_is_refused_before_the_scene_is_read(files, tmp_path, monkeypatch):
+    """A read-only file system (EROFS) simulated: root ignores permission bits, not mounts."""
+    import tempfile
+
+    from hsi import experiment
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir).resolve().is_relative_to(ro):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(dir))
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    def never(*args, **kwargs):
+        raise AssertionError("the scene was read before --out was checked")
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(experiment, "load_scene", never)
+    argv = ["train", *scene_args(files), *TINY, "--out", ro / "runs"]
+    run_refused(argv, ro, ["--out", "Read-only file system"])
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder anyway")
 def test_train_refuses_a_read_only_out_before_training(files, tmp_path):
     locked = tmp_path / "locked"
@@ -372,3 +396,20 @@ def test_staged_folder_left_by_an_error_leaves_nothing(tmp_path):
         (stage.path / "model.pt").write_bytes(b"half")
         raise RuntimeError("a bug half-way")
     assert not (tmp_path / "new").exists()
+
+
+def test_class_ids_beyond_32_bits_keep_their_value(files, bundle, tmp_path):
+    """5,000,000,001 came back as 705,032,705: ids must keep their width in .npy and .mat."""
+    import scipy.io
+
+    payload = torch.load(bundle, weights_only=True)
+    big = [5_000_000_000 + i for i in payload["class_ids"]]
+    payload["class_ids"] = big
+    torch.save(payload, tmp_path / "big.pt")
+    out = tmp_path / "m.png"
+    argv = ["predict", files / "cube.npy", "--model", tmp_path / "big.pt", "--out", out, "-q"]
+    res = runner.invoke(app, [str(a) for a in argv])
+    assert res.exit_code == 0, res.output
+    assert set(np.unique(np.load(tmp_path / "m.npy")).tolist()) <= set(big)
+    mat = scipy.io.loadmat(tmp_path / "m.mat")["prediction"]
+    assert set(np.unique(mat).tolist()) <= set(big)
