@@ -118,6 +118,13 @@ class TrainConfig:
             raise ConfigError(f"--pca-fit must be 'scene' or 'train', got {self.pca_fit!r}")
         if self.nonfinite not in ("error", "mask"):
             raise ConfigError(f"--nonfinite must be 'error' or 'mask', got {self.nonfinite!r}")
+        # PyTorch takes these as C ints: a larger value crashes deep inside, after the PCA
+        counts = {"--epochs": self.epochs, "--batch-size": self.batch_size, "--pca": self.pca}
+        counts.update({"--patience": self.patience, "--threads": self.threads})
+        counts.update({"--workers": self.workers, "--block-size": self.block_size})
+        for option, value in counts.items():
+            if value is not None and value > 2**31 - 1:
+                raise ConfigError(f"{option} must be at most 2**31 - 1, got {value}")
         return self
 
     @property

@@ -141,6 +141,8 @@ TRAIN_CASES = {
     "infinite lr": (["--lr", "inf"], ["--lr", "finite"]),
     "NaN lr": (["--lr", "nan"], ["--lr", "finite"]),
     "zero lr": (["--lr", "0"], ["--lr"]),
+    "batch size beyond a C int": (["--batch-size", str(10**20)], ["--batch-size", "2**31 - 1"]),
+    "threads beyond a C int": (["--threads", str(10**20)], ["--threads", "2**31 - 1"]),
     "usage error from click": (["--pca", "abc"], ["--pca", "integer"]),
     "unknown option": (["--colour", "red"], ["--colour"]),
     # outputs
