@@ -145,6 +145,17 @@ class ModelBundle:
             raise BundleError(
                 f"{path}: class ids must be increasing positive integers, got {ids!r}"
             )
+        palette = np.asarray(self.palette)
+        if (
+            palette.shape != (len(ids), 3)
+            or not np.issubdtype(palette.dtype, np.integer)
+            or palette.min() < 0
+            or palette.max() > 255
+        ):
+            raise BundleError(
+                f"{path}: the palette must be {len(ids)} RGB triples in 0..255 (one per class), "
+                f"got shape {palette.shape}"
+            )
 
 
 def _plain(value: Any) -> Any:
