@@ -359,7 +359,9 @@ def _id_dtype(class_ids: np.ndarray, smallest: type = np.int16) -> type:
 def _check_map_target(out: Path) -> None:
     """Before any work: the map's folder can be made and written to, and no output is a folder."""
     check_out_dir(out.parent, "--out", given=out)
-    for path in (out, out.with_suffix(".npy"), out.with_suffix(".mat")):
+    names = [out.name, out.stem + ".npy", out.stem + ".mat"]
+    names += [out.stem + "_panels.png", out.stem + "_metrics.json"]
+    for path in (out.with_name(name) for name in names):
         if path.is_dir():
             raise OutputError(f"--out {out}: {path} is a folder; expected a file name")
 
