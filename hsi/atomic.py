@@ -48,7 +48,7 @@ def atomic_paths(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
     except OutputError:
         raise
     except OSError as exc:
-        raise OutputError(f"{_culprit(exc, tmps, finals)}: cannot write ({reason(exc)})") from exc
+        raise OutputError(f"{_culprit(exc, tmps, finals)} ({reason(exc)})") from exc
     finally:
         for tmp in tmps:
             with contextlib.suppress(OSError):
@@ -112,15 +112,15 @@ def reason(exc: BaseException) -> str:
 
 
 def _culprit(exc: OSError, tmps: list[Path], finals: list[Path]) -> str:
-    """The final name an error is about, where it can be told; else all of them."""
+    """``<file>: cannot write`` for the file an error is about where it can be told, else all."""
     name = getattr(exc, "filename", None)
     # tmps is shorter than finals when making a temporary failed
     for tmp, path in zip(tmps, finals, strict=False):
         if name is not None and Path(name) in (tmp, path):
-            return str(path)
+            return f"{path}: cannot write"
     if len(finals) == 1:
-        return str(finals[0])
-    return f"{finals[0].parent}/ ({', '.join(p.name for p in finals)})"
+        return f"{finals[0]}: cannot write"
+    return f"{finals[0].parent}: cannot write {', '.join(p.name for p in finals)}"
 
 
 def current_umask() -> int:

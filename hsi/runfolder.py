@@ -90,8 +90,15 @@ def staged_folder(parent: str | Path, name: str, *, unique: bool = True) -> Iter
     created: list[Path] = []
     stage: StagedFolder | None = None
     try:
-        created = make_parents(parent)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=parent))
+        for attempt in range(3):
+            created += make_parents(parent)
+            try:
+                tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=parent))
+                break
+            except FileNotFoundError:
+                # another run that failed removed the (then empty) parent it had made
+                if attempt == 2:
+                    raise
         stage = StagedFolder(tmp)
         yield stage
         # mkdtemp makes the folder private (0700) while it is filled; give it the usual mode
