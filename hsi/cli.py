@@ -105,6 +105,25 @@ def _echo(quiet: bool):
     return (lambda msg: None) if quiet else (lambda msg: typer.echo(msg, err=True))
 
 
+def _unfit_models(bands: int, patch: int, classes: int) -> dict[str, Exception]:
+    """The models that cannot take these sizes, with the reason; an error when none can.
+
+    HybridSN needs 13 bands: that must not hide the models that take 5.
+    """
+    from hsi.errors import ModelError
+    from hsi.models import create_model, list_models
+
+    unfit: dict[str, Exception] = {}
+    for name in list_models():
+        try:
+            create_model(name, bands=bands, patch=patch, n_classes=classes)
+        except ModelError as exc:
+            unfit[name] = exc
+    if len(unfit) == len(list_models()):
+        raise next(iter(unfit.values()))
+    return unfit
+
+
 # --------------------------------------------------------------------------- datasets
 DataDir = Annotated[
     Path | None,
@@ -167,37 +186,29 @@ def models(
     classes: Annotated[int, typer.Option(help="Number of classes K.")] = 16,
     timing: Annotated[bool, typer.Option(help="Measure CPU milliseconds per patch.")] = True,
 ) -> None:
-    """Table of the registered models: parameters, multiply-adds and CPU time per patch.
-
-    A model that cannot take these sizes (HybridSN needs 13 bands or more) is listed as not
-    fitting, with the reason below the table.
-    """
+    """Table of the registered models: parameters, multiply-adds and CPU time per patch."""
     from rich.console import Console
     from rich.table import Table
 
-    from hsi.errors import ModelError
     from hsi.models import list_models
     from hsi.models.summary import model_summary
+
+    unfit = _unfit_models(bands, patch, classes)
 
     table = Table(title=f"Models for k={bands}, p={patch}, K={classes}")
     for col in ("name", "parameters", "multiply-adds", "CPU ms/patch"):
         table.add_column(col, justify="left" if col == "name" else "right")
-    unfit: list[ModelError] = []
     for name in list_models():
-        try:
-            s = model_summary(
-                name, bands=bands, patch=patch, n_classes=classes, repeats=3 if timing else 0
-            )
-        except ModelError as exc:
-            unfit.append(exc)
+        if name in unfit:
             table.add_row(f"{name} (does not fit)", *["-"] * (len(table.columns) - 1))
             continue
+        s = model_summary(
+            name, bands=bands, patch=patch, n_classes=classes, repeats=3 if timing else 0
+        )
         ms = f"{s['ms_per_patch']:.2f}" if timing and s.get("ms_per_patch") else "-"
         table.add_row(name, f"{s['params']:,}", f"{s['macs'] / 1e6:,.1f} M", ms)
-    if len(unfit) == len(list_models()):
-        raise unfit[0]
     Console().print(table)
-    for exc in unfit:
+    for exc in unfit.values():
         typer.echo(f"does not fit: {exc}")
 
 
