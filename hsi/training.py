@@ -132,13 +132,6 @@ def fit(
     )
 
 
-def _diverged(epoch: int, what: str, lr: float) -> str:
-    return (
-        f"training diverged in epoch {epoch}: {what}; nothing was saved. Lower --lr "
-        f"(now {lr:g}) or check the scene for extreme values"
-    )
-
-
 def evaluate(
     model: nn.Module, data: PatchDataset, batch_size: int = 256, device: torch.device | str = "cpu"
 ) -> tuple[float, float, np.ndarray]:
@@ -231,3 +224,10 @@ class _Progress:
                 epoch=min(epoch + 1, self.epochs),
                 val=val,
             )
+
+
+def _diverged(epoch: int, what: str, lr: float) -> str:
+    return (
+        f"training diverged in epoch {epoch}: {what}; nothing was saved. Lower --lr "
+        f"(now {lr:g}) or check the scene for extreme values"
+    )
