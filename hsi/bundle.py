@@ -145,6 +145,9 @@ class ModelBundle:
             raise BundleError(
                 f"{path}: class ids must be increasing positive integers, got {ids!r}"
             )
+        names = self.class_names
+        if not isinstance(names, list) or len(names) != len(ids):
+            raise BundleError(f"{path}: the bundle needs one class name per class id ({len(ids)})")
         palette = np.asarray(self.palette)
         if (
             palette.shape != (len(ids), 3)

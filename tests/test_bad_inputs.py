@@ -75,7 +75,7 @@ def bundle(files) -> Path:
 
 @pytest.fixture(scope="module")
 def damaged(files, bundle) -> Path:
-    """Bundles holding NaN in a weight, NaN in the PCA, one colour fewer than classes."""
+    """Bundles holding NaN in a weight or the PCA, one colour or class name fewer than classes."""
     payload = torch.load(bundle, weights_only=True)
     name = next(k for k, v in payload["state_dict"].items() if v.is_floating_point())
     payload["state_dict"][name].view(-1)[0] = float("nan")
@@ -86,6 +86,9 @@ def damaged(files, bundle) -> Path:
     payload = torch.load(bundle, weights_only=True)
     payload["palette"] = payload["palette"][:-1]
     torch.save(payload, files / "short_palette.pt")
+    payload = torch.load(bundle, weights_only=True)
+    payload["class_names"] = payload["class_names"][:-1]
+    torch.save(payload, files / "short_names.pt")
     return files
 
 
@@ -224,6 +227,7 @@ PREDICT_CASES = {
     "NaN in the weights": ((None, "nan_weights.pt", None, []), ["nan_weights.pt", "NaN"]),
     "NaN in the PCA": ((None, "nan_pca.pt", None, []), ["nan_pca.pt", "PCA"]),
     "a colour short": ((None, "short_palette.pt", None, []), ["short_palette.pt", "palette"]),
+    "a class name short": ((None, "short_names.pt", None, []), ["short_names.pt", "class name"]),
     "ground truth of other class ids": (
         (None, None, None, ["--labels", "other_gt.npy"]),
         ["other_gt.npy", "101, 102, 103", "1, 2, 3"],
