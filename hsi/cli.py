@@ -9,14 +9,14 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from hsi.errors import HSIError
 
-try:  # typer >= 0.20 carries its own copy of click
+try:  # recent typer carries its own copy of click
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover - older typer on top of click
     from click import exceptions as click_exceptions
@@ -32,7 +32,7 @@ class OneLineErrors(TyperGroup):
     and a script checking stderr should not have to tell the two kinds apart.
     """
 
-    def main(self, *args, standalone_mode: bool = True, **kwargs):
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
         no_args_help = getattr(click_exceptions, "NoArgsIsHelpError", ())
