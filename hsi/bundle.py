@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from hsi.atomic import atomic_path
-from hsi.errors import BundleError
+from hsi.errors import BundleError, DataError
 from hsi.preprocess import PCAReducer
 
 FORMAT = "hsi-bundle"
@@ -101,7 +101,7 @@ class ModelBundle:
         if payload.get("version") != VERSION:
             raise BundleError(f"{path}: bundle version {payload.get('version')} is not supported")
         try:
-            return cls(
+            bundle = cls(
                 model_name=payload["model_name"],
                 model_options=payload["model_options"],
                 state_dict=payload["state_dict"],
@@ -117,6 +117,49 @@ class ModelBundle:
             )
         except KeyError as exc:
             raise BundleError(f"{path}: model bundle lacks {exc.args[0]!r}") from exc
+        bundle._check(path)
+        return bundle
+
+    def _check(self, path: Path) -> None:
+        """Refuse a bundle that would map a scene to garbage: non-finite numbers, odd class ids."""
+        try:
+            self.reducer()
+        except DataError as exc:
+            raise BundleError(f"{path}: {exc}; the bundle is damaged") from None
+        if not isinstance(self.state_dict, dict):
+            raise BundleError(f"{path}: the bundle's weights are not a state dict")
+        for name, tensor in self.state_dict.items():
+            if not isinstance(tensor, torch.Tensor):
+                raise BundleError(f"{path}: weight {name!r} is not a tensor")
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                raise BundleError(
+                    f"{path}: weight {name!r} holds NaN or Inf; the bundle is damaged "
+                    "(or its training diverged): train again"
+                )
+        ids = self.class_ids
+        if (
+            not isinstance(ids, list)
+            or not ids
+            or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids)
+            or ids != sorted(set(ids))
+        ):
+            raise BundleError(
+                f"{path}: class ids must be increasing positive integers, got {ids!r}"
+            )
+        names = self.class_names
+        if not isinstance(names, list) or len(names) != len(ids):
+            raise BundleError(f"{path}: the bundle needs one class name per class id ({len(ids)})")
+        palette = np.asarray(self.palette)
+        if (
+            palette.shape != (len(ids), 3)
+            or not np.issubdtype(palette.dtype, np.integer)
+            or palette.min() < 0
+            or palette.max() > 255
+        ):
+            raise BundleError(
+                f"{path}: the palette must be {len(ids)} RGB triples in 0..255 (one per class), "
+                f"got shape {palette.shape}"
+            )
 
 
 def _plain(value: Any) -> Any:

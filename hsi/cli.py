@@ -9,16 +9,53 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from hsi.errors import HSIError
+
+try:  # recent typer carries its own copy of click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer on top of click
+    from click import exceptions as click_exceptions
 
 if TYPE_CHECKING:
     from hsi.config import TrainConfig
 
+
+class OneLineErrors(TyperGroup):
+    """Usage errors (``--pca abc``, an unknown option) as one ``error: …`` line, exit code 2.
+
+    click prints three lines (Usage, Try, Error) for those; the project's own errors are one line,
+    and a script checking stderr should not have to tell the two kinds apart.
+    """
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        no_args_help = getattr(click_exceptions, "NoArgsIsHelpError", ())
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except no_args_help as exc:  # bare `hsi`: the help text, as click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click_exceptions.ClickException as exc:
+            message = " ".join(exc.format_message().split()).rstrip(".")
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            typer.echo(f"error: {message[:1].lower()}{message[1:]}{hint}", err=True)
+            sys.exit(2)
+        except typer.Abort:
+            typer.echo("aborted", err=True)
+            sys.exit(1)
+        # without standalone mode click returns a typer.Exit's code, or the command's None
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     name="hsi",
     help=(
         "Hyperspectral image classification: train HybridSN and friends on a standard or your own "
@@ -66,6 +103,25 @@ def _progress(quiet: bool) -> bool:
 
 def _echo(quiet: bool):
     return (lambda msg: None) if quiet else (lambda msg: typer.echo(msg, err=True))
+
+
+def _unfit_models(bands: int, patch: int, classes: int) -> dict[str, Exception]:
+    """The models that cannot take these sizes, with the reason; an error when none can.
+
+    HybridSN needs 13 bands: that must not hide the models that take 5.
+    """
+    from hsi.errors import ModelError
+    from hsi.models import create_model, list_models
+
+    unfit: dict[str, Exception] = {}
+    for name in list_models():
+        try:
+            create_model(name, bands=bands, patch=patch, n_classes=classes)
+        except ModelError as exc:
+            unfit[name] = exc
+    if len(unfit) == len(list_models()):
+        raise next(iter(unfit.values()))
+    return unfit
 
 
 # --------------------------------------------------------------------------- datasets
@@ -146,11 +202,16 @@ def models(
     from hsi.models import list_models
     from hsi.models.summary import model_summary
 
+    unfit = _unfit_models(bands, patch, classes)
+
     table = Table(title=f"Models for k={bands}, p={patch}, K={classes}")
     columns = ("name", "parameters", "multiply-adds", "CPU ms/patch", "train samples/s")
     for col in columns:
         table.add_column(col, justify="left" if col == "name" else "right")
     for name in list_models():
+        if name in unfit:
+            table.add_row(f"{name} (does not fit)", *["-"] * (len(table.columns) - 1))
+            continue
         s = model_summary(
             name, bands=bands, patch=patch, n_classes=classes, repeats=3 if timing else 0
         )
@@ -162,6 +223,8 @@ def models(
             _fmt(s["train_samples_per_s"], "{:,.1f}"),
         )
     Console().print(table)
+    for exc in unfit.values():
+        typer.echo(f"does not fit: {exc}")
 
 
 def _fmt(value, pattern: str) -> str:

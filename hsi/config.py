@@ -19,6 +19,7 @@ Defaults, and why (docs/training.md has the long version):
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -107,8 +108,15 @@ class TrainConfig:
             raise ConfigError(f"--epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if not math.isfinite(self.lr):
+            raise ConfigError(f"--lr must be a finite number, got {self.lr}")
         if not self.lr > 0:
             raise ConfigError(f"--lr must be positive, got {self.lr}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ConfigError(f"weight_decay must be a finite number >= 0, got {self.weight_decay}")
+        from hsi.seeding import check_seed
+
+        check_seed(self.seed)
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"--patience must be at least 1, got {self.patience}")
         if self.threads is not None and self.threads < 1:
@@ -119,6 +127,13 @@ class TrainConfig:
             raise ConfigError(f"--pca-fit must be 'scene' or 'train', got {self.pca_fit!r}")
         if self.nonfinite not in ("error", "mask"):
             raise ConfigError(f"--nonfinite must be 'error' or 'mask', got {self.nonfinite!r}")
+        # PyTorch takes these as C ints: a larger value crashes deep inside, after the PCA
+        counts = {"--epochs": self.epochs, "--batch-size": self.batch_size, "--pca": self.pca}
+        counts.update({"--patience": self.patience, "--threads": self.threads})
+        counts.update({"--workers": self.workers, "--block-size": self.block_size})
+        for option, value in counts.items():
+            if value is not None and value > 2**31 - 1:
+                raise ConfigError(f"{option} must be at most 2**31 - 1, got {value}")
         return self
 
     @property

@@ -34,3 +34,14 @@ class ModelError(HSIError):
 
 class BundleError(HSIError):
     """A model bundle is missing, not a bundle, or does not fit the scene it is applied to."""
+
+
+class OutputError(HSIError, OSError):
+    """An output cannot be written: a file where a folder should be, no permission, a full disk.
+
+    An OSError too, so library callers that handle file-system errors the usual way still do.
+    """
+
+
+class TrainingError(HSIError):
+    """Training cannot go on: the loss or the weights stopped being finite numbers."""

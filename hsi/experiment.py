@@ -3,13 +3,15 @@
 A training run loads the scene, splits it, fits the PCA once, trains, maps every pixel and
 writes a run folder::
 
-    runs/<scene>_<model>_s<seed>_<time>/
+    runs/<scene>_<model>_s<seed>_<time>-<random>/
         model.pt  metrics.json  history.csv  map.png  map_labeled.png  panels.png
         confusion.png  curves.png
     runs/latest -> <that folder>
 
-The folder is assembled under a hidden temporary name and renamed when complete, so a crash
-never leaves a half-written run behind. Test pixels are used for the final metrics only.
+The folder is assembled under a private temporary name and renamed when complete, so neither a
+crash nor a second run writing into the same ``runs/`` leaves a half-written or mixed folder
+(:mod:`hsi.runfolder`). ``--out`` is checked before any data is loaded. Test pixels are used for
+the final metrics only.
 """
 
 from __future__ import annotations
@@ -17,9 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import platform
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -30,16 +30,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from hsi.atomic import atomic_path, write_text
+from hsi.atomic import atomic_paths, write_text
 from hsi.bundle import ModelBundle
 from hsi.config import TrainConfig
 from hsi.data.io import read_scene
 from hsi.data.scene import Scene, ids_to_indices, indices_to_ids
-from hsi.errors import BundleError, ConfigError, DataError
+from hsi.errors import BundleError, ConfigError, DataError, OutputError
 from hsi.inference import predict_indices
 from hsi.metrics import classification_report
 from hsi.patches import PatchDataset, pad_cube
 from hsi.preprocess import PCAReducer
+from hsi.runfolder import check_latest, check_out_dir, point_latest, staged_folder
 from hsi.seeding import reproducibility_state, seed_everything
 from hsi.splits import make_split
 
@@ -112,6 +113,7 @@ def train_run(
 ) -> RunResult:
     """Train, evaluate and map; write the run folder and return its metrics."""
     config.validate()
+    _check_run_target(config, run_dir)
     say = log or (lambda msg: None)
     t_start = time.perf_counter()
     prepared = prepared or prepare(config, progress)
@@ -135,7 +137,7 @@ def train_run(
     for note in split.notes:
         say(note)
     if len(split.test) == 0:
-        raise ConfigError("the split leaves no test pixel; lower --train-size")
+        raise ConfigError(_no_test_pixel(scene))
 
     reducer, reduced = prepared.reducer, prepared.reduced
     if reducer is None or reduced is None:
@@ -243,24 +245,18 @@ def train_run(
         "config": config.to_dict(),
     }
 
-    final_dir = Path(run_dir) if run_dir is not None else _new_run_dir(config)
-    tmp_dir = final_dir.parent / f".tmp-{final_dir.name}"
-    if tmp_dir.exists():
-        shutil.rmtree(tmp_dir)
-    tmp_dir.mkdir(parents=True)
-    try:
-        bundle.save(tmp_dir / "model.pt")
-        write_text(tmp_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-        write_text(tmp_dir / "history.csv", _history_csv(result.history))
-        _render_run(tmp_dir, scene, pred_ids, palette, report, result.history)
-        if final_dir.exists():
-            shutil.rmtree(final_dir)
-        os.replace(tmp_dir, final_dir)
-    finally:
-        if tmp_dir.exists():
-            shutil.rmtree(tmp_dir)
     if run_dir is None:
-        _point_latest(final_dir)
+        parent, name, unique = Path(config.out), _run_name(config), True
+    else:
+        parent, name, unique = Path(run_dir).parent, Path(run_dir).name, False
+    with staged_folder(parent, name, unique=unique) as stage:
+        bundle.save(stage.path / "model.pt")
+        write_text(stage.path / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        write_text(stage.path / "history.csv", _history_csv(result.history))
+        _render_run(stage.path, scene, pred_ids, palette, report, result.history)
+    final_dir = stage.final
+    if run_dir is None:
+        point_latest(final_dir)
     return RunResult(final_dir, metrics, result.interrupted, metrics["notes"])
 
 
@@ -282,6 +278,7 @@ def predict_run(
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out {out}: expected a .png path (the .npy and .mat go beside it)")
+    _check_map_target(out)
     bundle_file = find_bundle(bundle_path)
     bundle = ModelBundle.load(bundle_file)
     scene = read_scene(
@@ -327,6 +324,8 @@ def predict_run(
         truth = ids_to_indices(scene.labels, class_ids)
         scored = truth >= 0
         unknown = (scene.labels != 0) & ~scored
+        if not scored.any():
+            raise DataError(_nothing_to_score(scene.labels, class_ids, labels))
         report = classification_report(
             truth[scored], index[scored], class_ids, list(bundle.class_names)
         )
@@ -339,19 +338,55 @@ def predict_run(
 
     import scipy.io
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(outputs["npy"]) as tmp:
-        np.save(tmp, pred_ids.astype(np.int32 if class_ids.max() > 32767 else np.int16))
-    with atomic_path(outputs["mat"]) as tmp:
-        scipy.io.savemat(tmp, {"prediction": pred_ids.astype(np.int32)}, do_compression=True)
-    title = f"{Path(scene_path).stem} — {bundle.model_name}"
-    render.save_map(out, pred_ids, class_ids, bundle.class_names, palette, title=title)
-    if scene.labels is not None:
-        gt = np.where(ids_to_indices(scene.labels, class_ids) >= 0, scene.labels, 0)
-        render.save_panels(outputs["panels"], gt, pred_ids, class_ids, bundle.class_names, palette)
-        write_text(outputs["metrics"], json.dumps(summary, indent=2) + "\n")
+    # every output under a temporary name first, all renamed at the end: none or all of them
+    with atomic_paths(list(outputs.values())) as tmp_paths:
+        tmp = dict(zip(outputs, tmp_paths, strict=True))
+        np.save(tmp["npy"], pred_ids.astype(_id_dtype(class_ids, smallest=np.int16)))
+        prediction = pred_ids.astype(_id_dtype(class_ids, smallest=np.int32))
+        scipy.io.savemat(tmp["mat"], {"prediction": prediction}, do_compression=True)
+        title = f"{Path(scene_path).stem} — {bundle.model_name}"
+        render.save_map(tmp["map"], pred_ids, class_ids, bundle.class_names, palette, title=title)
+        if scene.labels is not None:
+            gt = np.where(ids_to_indices(scene.labels, class_ids) >= 0, scene.labels, 0)
+            names = bundle.class_names
+            render.save_panels(tmp["panels"], gt, pred_ids, class_ids, names, palette)
+            tmp["metrics"].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     summary["outputs"] = {k: str(v) for k, v in outputs.items()}
     return summary
+
+
+def _id_dtype(class_ids: np.ndarray, smallest: type = np.int16) -> type:
+    """The smallest signed integer type, from ``smallest`` up, that holds every class id.
+
+    Ids are never narrowed: 5,000,000,000 stays 5,000,000,000 (int64), not 705,032,704.
+    """
+    top = int(np.max(class_ids, initial=0))
+    for dtype in (np.int16, np.int32):
+        if np.dtype(dtype).itemsize >= np.dtype(smallest).itemsize and top <= np.iinfo(dtype).max:
+            return dtype
+    return np.int64  # class ids are int64 from the reader on: nothing larger can arrive
+
+
+def _check_map_target(out: Path) -> None:
+    """Before any work: the map's folder can be made and written to, and no output is a folder."""
+    check_out_dir(out.parent, "--out", given=out)
+    names = [out.name, out.stem + ".npy", out.stem + ".mat"]
+    names += [out.stem + "_panels.png", out.stem + "_metrics.json"]
+    for path in (out.with_name(name) for name in names):
+        if path.is_dir():
+            raise OutputError(f"--out {out}: {path} is a folder; expected a file name")
+
+
+def _nothing_to_score(labels: np.ndarray, class_ids: np.ndarray, labels_path) -> str:
+    given = np.unique(labels[labels != 0]).tolist()
+    if not given:
+        return f"{Path(labels_path).name}: the ground truth has no labeled pixel to score"
+    shown = ", ".join(map(str, given[:10])) + (", …" if len(given) > 10 else "")
+    known = ", ".join(map(str, class_ids.tolist()))
+    return (
+        f"{Path(labels_path).name}: none of its class ids ({shown}) is one the model knows "
+        f"({known}); pass the ground truth the model was trained with, or drop --labels"
+    )
 
 
 def find_bundle(path: str | Path | None) -> Path:
@@ -405,24 +440,29 @@ def _palette(scene: Scene) -> np.ndarray:
     return default_palette(scene.n_classes)
 
 
-def _new_run_dir(config: TrainConfig) -> Path:
+def _run_name(config: TrainConfig) -> str:
+    """``<scene>_<model>_s<seed>_<time>``; :func:`staged_folder` appends a random suffix."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path(config.out) / f"{config.scene_name}_{config.model}_s{config.seed}_{stamp}"
-    candidate, n = base, 1
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    return candidate
+    return f"{config.scene_name}_{config.model}_s{config.seed}_{stamp}"
 
 
-def _point_latest(run_dir: Path) -> None:
-    """Point ``<out>/latest`` at the run, replacing the old pointer atomically."""
-    latest = run_dir.parent / "latest"
-    tmp = run_dir.parent / f".latest-{os.getpid()}"
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    os.symlink(run_dir.name, tmp, target_is_directory=True)
-    os.replace(tmp, latest)
+def _check_run_target(config: TrainConfig, run_dir: str | Path | None) -> None:
+    """Before any work: the folder the run will be written to can be made and written to."""
+    if run_dir is None:
+        check_out_dir(config.out)
+        check_latest(config.out)
+    else:
+        check_out_dir(Path(run_dir).parent, "run folder")
+
+
+def _no_test_pixel(scene: Scene) -> str:
+    counts = np.unique(scene.labels[scene.labels != 0], return_counts=True)[1]
+    if counts.max() < 2:
+        return (
+            f"{scene.name}: every class has a single labeled pixel, and it goes to training; "
+            "a class needs at least 2 labeled pixels (one to train on, one to test): label more"
+        )
+    return "the split leaves no test pixel; lower --train-size"
 
 
 def _history_csv(history: list[dict[str, Any]]) -> str:

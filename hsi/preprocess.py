@@ -15,6 +15,9 @@ from hsi.errors import ConfigError, DataError
 
 # Rows handled at once by transform(): bounds the float64 temporary for large scenes.
 _TRANSFORM_CHUNK_PIXELS = 262_144
+# A component whose variance is below this share of the first one's is numerical noise of a
+# rank-deficient cube (float32 rounding gives ~1e-14); whitening would blow it up to unit scale.
+_MIN_VARIANCE_RATIO = 1e-12
 
 
 class PCAReducer:
@@ -56,6 +59,7 @@ class PCAReducer:
         x = np.asarray(x, dtype=np.float64)
         pca = PCA(n_components=k, whiten=self.whiten, svd_solver="covariance_eigh")
         pca.fit(x)
+        _check_rank(pca.explained_variance_, k, "the scene" if pixels is None else "those pixels")
         components = pca.components_.copy()
         # Fix each sign: largest-|loading| entry positive (deterministic and library-independent).
         pivot = np.abs(components).argmax(axis=1)
@@ -120,6 +124,11 @@ class PCAReducer:
             raise DataError(f"invalid PCA state: {exc}") from exc
         if reducer.components_.shape != (reducer.n_components, reducer.n_bands_):
             raise DataError("invalid PCA state: components do not match n_components × n_bands")
+        for name in ("mean_", "components_", "explained_variance_"):
+            if not np.isfinite(getattr(reducer, name)).all():
+                raise DataError(f"invalid PCA state: {name.rstrip('_')} holds NaN or Inf")
+        if not (reducer.explained_variance_ > 0).all():
+            raise DataError("invalid PCA state: a component has zero or negative variance")
         return reducer
 
     def _check_fitted(self) -> None:
@@ -128,6 +137,19 @@ class PCAReducer:
 
     def __repr__(self) -> str:
         return f"PCAReducer(n_components={self.n_components}, whiten={self.whiten})"
+
+
+def _check_rank(variance: np.ndarray, k: int, where: str) -> None:
+    """Refuse components that carry no variance: whitening divides by it."""
+    top = float(variance[0]) if len(variance) else 0.0
+    usable = int(np.sum(variance > _MIN_VARIANCE_RATIO * top)) if top > 0 else 0
+    if usable == 0:
+        raise DataError(f"PCA: every pixel of {where} has the same spectrum; nothing to reduce")
+    if usable < k:
+        raise ConfigError(
+            f"--pca {k}: {where} has only {usable} spectral directions with non-zero variance; "
+            f"use --pca {usable} or fewer"
+        )
 
 
 def _as_cube(cube: np.ndarray) -> np.ndarray:

@@ -18,6 +18,21 @@ import random
 import numpy as np
 import torch
 
+from hsi.errors import ConfigError
+
+# Python's random takes any integer, NumPy's Generator any non-negative one, torch's manual_seed
+# at most 2**64 - 1: 0 .. 2**63 - 1 fits all three and every signed 64-bit store (JSON readers).
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: object, option: str = "--seed") -> int:
+    """``seed`` as an int in 0 .. :data:`MAX_SEED`, or a ConfigError naming ``option``."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ConfigError(f"{option} must be an integer, got {seed!r}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{option} must be between 0 and 2**63 - 1 ({MAX_SEED}), got {seed}")
+    return int(seed)
+
 
 def seed_everything(seed: int, *, deterministic: bool = True) -> torch.Generator:
     """Seed Python, NumPy and PyTorch; return a torch Generator for DataLoader shuffling.

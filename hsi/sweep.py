@@ -47,6 +47,9 @@ METRIC_LABELS = {"oa": "OA", "aa": "AA", "kappa": "Kappa"}
 # per run, or do not change any result (DataLoader workers; see docs/reproducibility.md).
 _FREE_OPTIONS = ("seed", "train_size", "out", "quiet", "workers", "data_dir")
 _RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
+# A sweep trains one run per seed: far more than this is a typo (0-100000000000), not a plan,
+# and building the list alone would exhaust the memory.
+MAX_SEEDS = 10_000
 
 
 @dataclass
@@ -62,7 +65,10 @@ class SweepResult:
 # ----------------------------------------------------------------------------- parsing
 def parse_seeds(text: str) -> list[int]:
     """``"0-9"``, ``"0,3,7"``, ``"0-4,10"`` → seeds in the order given, each once."""
+    from hsi.seeding import check_seed
+
     seeds: list[int] = []
+    count = 0
     for part in str(text).split(","):
         match = _RANGE.match(part.strip())
         if not match:
@@ -74,6 +80,12 @@ def parse_seeds(text: str) -> list[int]:
         if last < first:
             raise ConfigError(
                 f"--seeds: range {part.strip()!r} runs backwards; write {last}-{first}"
+            )
+        check_seed(last, "--seeds")
+        count += last - first + 1
+        if count > MAX_SEEDS:
+            raise ConfigError(
+                f"--seeds {text}: {count:,} seeds or more; a sweep takes at most {MAX_SEEDS:,}"
             )
         seeds.extend(range(first, last + 1))
     return list(dict.fromkeys(seeds))
@@ -155,10 +167,17 @@ def run_sweep(
         raise ConfigError("--seeds: no seed given")
     if any(s < 0 for s in seeds):
         raise ConfigError(f"--seeds: seeds must be 0 or more, got {min(seeds)}")
+    from hsi.seeding import check_seed
+
+    for s in seeds:
+        check_seed(s, "--seeds")
     sizes = list(dict.fromkeys(train_sizes)) if train_sizes else [config.train_size]
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     folder = Path(folder) if folder is not None else sweep_folder(config)
+    from hsi.runfolder import check_out_dir
+
+    check_out_dir(folder, "--out")
     _check_manifest(folder, config)
 
     plan = [(ts, seed, run_folder(folder, ts, seed)) for ts in sizes for seed in seeds]

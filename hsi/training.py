@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from hsi.errors import HSIError
+from hsi.errors import HSIError, TrainingError
 from hsi.patches import PatchDataset
 from hsi.seeding import make_generator, seed_worker
 
@@ -89,6 +89,8 @@ def fit(
                     optimizer.zero_grad(set_to_none=True)
                     logits = model(x)
                     loss = loss_fn(logits, y)
+                    if not torch.isfinite(loss):  # before the step spreads it into the weights
+                        raise TrainingError(_diverged(epoch, f"the loss is {loss.item()}", lr))
                     loss.backward()
                     optimizer.step()
                     total_loss += float(loss.detach()) * len(y)
@@ -96,6 +98,8 @@ def fit(
                     count += len(y)
                     bar.step(total_loss / count, correct / count)
                 seen += count
+                if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+                    raise TrainingError(_diverged(epoch, "a weight is NaN or Inf", lr))
                 row = {
                     "epoch": epoch,
                     "train_loss": total_loss / count,
@@ -264,3 +268,10 @@ class _Progress:
                 epoch=min(epoch + 1, self.epochs),
                 val=val,
             )
+
+
+def _diverged(epoch: int, what: str, lr: float) -> str:
+    return (
+        f"training diverged in epoch {epoch}: {what}; nothing was saved. Lower --lr "
+        f"(now {lr:g}) or check the scene for extreme values"
+    )

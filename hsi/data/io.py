@@ -23,6 +23,7 @@ NPY_SUFFIXES = {".npy"}
 NPZ_SUFFIXES = {".npz"}
 ENVI_SUFFIXES = {".hdr", ".img", ".dat", ".raw", ".bil", ".bip", ".bsq"}
 SUPPORTED = ".mat, .npy, .npz, ENVI .hdr/.img"
+_MAX_ID = np.iinfo(np.int64).max
 
 
 def read_scene(
@@ -59,6 +60,7 @@ def read_scene(
         )
 
     cube, gt, n_bad = _check_finite(cube, gt, path, nonfinite)
+    _check_not_constant(cube, path)
     class_ids = (
         np.zeros(0, dtype=np.int64) if gt is None else np.unique(gt[gt != 0]).astype(np.int64)
     )
@@ -90,7 +92,19 @@ def read_cube(path: str | Path, key: str | None = None) -> np.ndarray:
             raise DataError(f"{path.name}: an ENVI file holds one cube; --cube-key does not apply")
         return _read_envi(path)
     arrays = _read_arrays(path, suffix)
-    return _pick(arrays, key, path, what="cube", wanted=_is_cube, expect="a 3-D numeric array")
+    cube = _pick(arrays, key, path, what="cube", wanted=_is_cube, expect="a 3-D numeric array")
+    if not _is_cube(cube):  # a variable named with --cube-key is not checked by _pick
+        where = f"{path.name}:{key}"
+        if np.issubdtype(cube.dtype, np.complexfloating):
+            raise DataError(
+                f"{where}: the cube holds complex numbers ({cube.dtype}); save its real part "
+                "or its magnitude as a real-valued array"
+            )
+        raise DataError(
+            f"{where}: expected a 3-D numeric array (H×W×B) for the cube, "
+            f"got shape {tuple(cube.shape)} {cube.dtype}"
+        )
+    return cube
 
 
 def read_labels(path: str | Path, key: str | None = None) -> np.ndarray:
@@ -233,6 +247,12 @@ def _validate_labels(gt: np.ndarray, path: Path, key: str | None) -> np.ndarray:
         raise DataError(f"{where}: labels must be integers, found non-integer values")
     if gt.size and gt.min() < 0:
         raise DataError(f"{where}: labels must be non-negative (0 = unlabeled), found {gt.min()}")
+    # int64 carries the ids everywhere after this; a larger id would wrap around silently
+    top = gt.max() if gt.size else 0
+    if top >= 2.0**63 if np.issubdtype(gt.dtype, np.floating) else int(top) > _MAX_ID:
+        raise DataError(
+            f"{where}: class id {top:.0f} is above 2**63 - 1, the largest id hsi keeps exactly"
+        )
     return np.ascontiguousarray(gt, dtype=np.int64)
 
 
@@ -254,6 +274,18 @@ def _check_finite(cube: np.ndarray, gt: np.ndarray | None, path: Path, policy: N
         gt = gt.copy()
         gt[bad] = 0
     return cube, gt, n_bad
+
+
+def _check_not_constant(cube: np.ndarray, path: Path) -> None:
+    """Refuse a cube whose pixels all share one spectrum: nothing to classify, zero variance."""
+    if cube.size == 0:
+        return
+    flat = cube.reshape(-1, cube.shape[2])
+    if np.array_equal(flat.min(axis=0), flat.max(axis=0)):
+        raise DataError(
+            f"{path.name}: the cube is constant (every pixel has the same spectrum, "
+            f"{'all zeros' if not flat[0].any() else 'one value per band'}); nothing to classify"
+        )
 
 
 def _class_names(class_ids: np.ndarray, given, path: Path) -> list[str]:
