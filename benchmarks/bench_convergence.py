@@ -63,8 +63,9 @@ def run(args: argparse.Namespace) -> list[dict]:
             for model in args.models.split(","):
                 base = TrainConfig(
                     scene=str(path), labels=str(path), model=model, epochs=args.epochs,
-                    patience=None, train_size=args.train_size, threads=args.threads, device="cpu",
-                    batch_size=args.batch_size,
+                    patience=args.patience, train_size=args.train_size, threads=args.threads,
+                    batch_size=args.batch_size, split=args.split, patch=args.patch,
+                    device="cpu",
                     out=str(Path(tmp) / "runs"),
                 )  # fmt: skip
                 prepared = prepare(base.validate())  # PCA fitted once per scene
@@ -86,12 +87,19 @@ def summarise(result, scene: str, model: str, init: str, seed: int, state: dict)
     with open(result.run_dir / "history.csv", newline="") as f:
         history = list(csv.DictReader(f))
     curve = [float(r["val_acc"]) for r in history]
-    classes = [int(r["val_classes"]) for r in history]
+    # the svm has no epochs: one row, its cross-validated accuracy, no class count
+    classes = [int(r["val_classes"]) if r.get("val_classes") else 0 for r in history]
     m = result.metrics
     return {
         "scene": scene,
         "model": model,
         "batch_size": m["config"]["batch_size"],
+        "split": m["config"]["split"],
+        "patch": m["config"]["patch"],
+        "test_pixels": m["split"]["test"],
+        "patience": m["config"]["patience"],
+        "epochs_run": m["training"]["epochs_run"],
+        "map_s": m["timings_s"]["map"],
         "init": init,
         "seed": seed,
         "epochs": len(curve),
@@ -114,15 +122,17 @@ def report(rows: list[dict]) -> str:
     from hsi.sweep import describe
 
     lines = [
-        "| scene | model | init | batch | seeds | epochs | one class after 5 / 10 | epoch to 95 % "
-        "(mean, max) | val OA at 5 / 10 / last | test OA (mean ± std) | train s per epoch |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| scene | split | model | init | batch | seeds | epochs | one class after 5 / 10 | "
+        "epoch to 95 % (mean, max) | val OA at 5 / 10 / last | test OA / AA / κ (mean ± std) | "
+        "train s per epoch | map s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        key = (r["scene"], r["model"], r["init"], r.get("batch_size", 128), r["epochs"])
+        key = (r["scene"], r.get("split", "stratified"), r["model"], r["init"])
+        key += (r.get("batch_size", 128), r["epochs"])
         groups.setdefault(key, []).append(r)
-    for (scene, model, init, batch, epochs), rs in groups.items():
+    for (scene, split, model, init, batch, epochs), rs in groups.items():
         n = len(rs)
         e95 = [r["epoch_95"] for r in rs]
 
@@ -130,14 +140,16 @@ def report(rows: list[dict]) -> str:
             values = [r["curve"][epoch - 1] for r in rs if len(r["curve"]) >= epoch]
             return f"{sum(values) / len(values):.3f}" if values else "-"
 
-        oa = describe([r["oa"] for r in rs])
-        per_epoch = sum(r["train_s"] / r["epochs"] for r in rs) / n
+        oa, aa, kappa = (describe([r[k] for r in rs]) for k in ("oa", "aa", "kappa"))
+        scores = " / ".join(f"{d['mean']:.4f} ± {d['std'] or 0:.4f}" for d in (oa, aa, kappa))
+        map_s = sum(r.get("map_s", 0) for r in rs) / n
+        per_epoch = sum(r["train_s"] / r.get("epochs_run", r["epochs"]) for r in rs) / n
         one5 = sum(r["one_class_after_5"] for r in rs)
         one10 = sum(r["one_class_after_10"] for r in rs) if epochs >= 10 else "-"
         lines.append(
-            f"| {scene} | {model} | {init} | {batch} | {n} | {epochs} | {one5} / {one10} | "
-            f"{sum(e95) / n:.1f}, {max(e95)} | {at(5)} / {at(10)} / {at(epochs)} | "
-            f"{oa['mean']:.4f} ± {oa['std'] or 0:.4f} | {per_epoch:.1f} |"
+            f"| {scene} | {split} | {model} | {init} | {batch} | {n} | {epochs} | {one5} / {one10}"
+            f" | {sum(e95) / n:.1f}, {max(e95)} | {at(5)} / {at(10)} / {at(epochs)} | {scores} | "
+            f"{per_epoch:.1f} | {map_s:.1f} |"
         )
     return "\n".join(lines)
 
@@ -177,7 +189,10 @@ def main() -> None:
     p.add_argument("--seeds", default="0-4")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--train-size", type=float, default=0.1)
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--split", default="stratified")
+    p.add_argument("--patch", type=int, default=None, help="default: the model's")
+    p.add_argument("--patience", type=int, default=None, help="default: none, whole curves")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", type=Path, help="write the runs here (after each run)")
     p.add_argument("--plot", type=Path, help="OA against epoch, one line per seed")

@@ -52,11 +52,11 @@ class TrainConfig:
     model: str = "hybridsn"
     model_options: dict[str, Any] = field(default_factory=dict)
     init: str = "reference"  # the family's reference initialisation, or "torch" (layer defaults)
-    epochs: int = 100
-    batch_size: int = 128
+    epochs: int = 30
+    batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.0
-    patience: int | None = None
+    patience: int | None = 10
     seed: int = 0
     deterministic: bool = True
     workers: int = 0
@@ -117,8 +117,10 @@ class TrainConfig:
         from hsi.seeding import check_seed
 
         check_seed(self.seed)
+        if self.patience == 0:  # "--patience 0": no early stopping
+            self.patience = None
         if self.patience is not None and self.patience < 1:
-            raise ConfigError(f"--patience must be at least 1, got {self.patience}")
+            raise ConfigError(f"--patience must be 0 (off) or more, got {self.patience}")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads must be at least 1, got {self.threads}")
         if self.workers < 0:

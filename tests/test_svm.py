@@ -16,6 +16,7 @@ from hsi.cli import app
 from hsi.errors import ModelError
 from hsi.models import create_model
 from hsi.models.svm import SVMClassifier
+from hsi.preprocess import PCAReducer
 
 
 def blobs(n_classes: int, n: int = 240, k: int = 6, seed: int = 0):
@@ -74,9 +75,10 @@ def test_state_round_trips_through_a_weights_only_bundle(tmp_path):
     x, y = blobs(3)
     model = SVMClassifier(6, 3, 3)
     model.fit_pixels(x, y)
+    reducer = PCAReducer(6).fit(np.random.default_rng(0).normal(size=(8, 8, 10)))
     bundle = ModelBundle(
         model_name="svm", model_options={}, state_dict=model.state_dict(),
-        reducer_state={"n_components": 6}, patch=3, padding="zero", bands=6,
+        reducer_state=reducer.state_dict(), patch=3, padding="zero", bands=10,
         class_ids=[1, 2, 3], class_names=["a", "b", "c"], palette=[[0, 0, 0]] * 3,
     )  # fmt: skip
     bundle.save(tmp_path / "model.pt")
