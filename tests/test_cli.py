@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
-from conftest import IDS, RUN_FILES
+from conftest import IDS, RUN_FILES, tiny_config
 from typer.testing import CliRunner
 
 from hsi.cli import app
+from hsi.experiment import train_run
 
 runner = CliRunner()
 
@@ -37,7 +38,24 @@ def test_train_writes_every_output(trained):
     assert metrics["split"]["train"] + metrics["split"]["val"] + metrics["split"]["test"] > 0
     history = (trained / "history.csv").read_text().splitlines()
     assert history[0] == "epoch,train_loss,train_acc,val_loss,val_acc,val_classes"
-    assert len(history) == 26
+    training = metrics["training"]
+    assert len(history) == 1 + training["epochs_run"]
+    # early stopping is on by default: 10 epochs without a better validation score end the run
+    assert metrics["config"]["patience"] == 10
+    assert training["stopped_early"] == (training["epochs_run"] < 25)
+    if training["stopped_early"]:
+        assert training["epochs_run"] - training["best_epoch"] == 10
+    assert training["init"] == "reference" and training["init_rule"] == "keras"
+    assert json.loads((trained / "metrics.json").read_text())["config"]["init"] == "reference"
+    info = torch.load(trained / "model.pt", weights_only=True)["info"]
+    assert info["init"] == "reference" and info["init_rule"] == "keras"
+
+
+def test_patience_zero_trains_every_epoch(scene_file, tmp_path):
+    config = tiny_config(scene_file, epochs=3, patience=0).validate()
+    assert config.patience is None
+    result = train_run(config, run_dir=tmp_path / "run")
+    assert result.metrics["training"]["epochs_run"] == 3
 
 
 def test_bundle_loads_with_weights_only(trained):

@@ -22,9 +22,21 @@ K = 15
 CONV = (nn.Conv2d, nn.Conv3d)
 
 
-def build(name: str, init: str = "reference", seed: int = 0, **options) -> nn.Module:
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # tiny batches: a second thread gains nothing, and under load OpenMP threads waiting on each
+    # other make small convolutions 10-100x slower (as in test_models.py)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def build(
+    name: str, init: str = "reference", seed: int = 0, patch: int = 25, **options
+) -> nn.Module:
     torch.manual_seed(seed)
-    return create_model(name, bands=K, patch=25, n_classes=16, init=init, **options)
+    return create_model(name, bands=K, patch=patch, n_classes=16, init=init, **options)
 
 
 def fans(weight: torch.Tensor) -> tuple[int, int]:
@@ -193,15 +205,15 @@ def test_every_model_names_its_rule():
     "name", ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "shufflenet_v1", "shufflenet_v2"]
 )
 def test_channels_last_gives_the_default_layouts_outputs(name):
-    model = build(name)
+    model = build(name, patch=13)
     assert model.channels_last
     assert model.features[0][0].weight.is_contiguous(memory_format=torch.channels_last)
-    plain = build(name)
+    plain = build(name, patch=13)
     plain.channels_last = False
     plain.to(memory_format=torch.contiguous_format)
     assert plain.features[0][0].weight.is_contiguous()
     g = torch.Generator().manual_seed(1)
-    x, y = torch.randn(32, K, 25, 25, generator=g), torch.randint(0, 16, (32,), generator=g)
+    x, y = torch.randn(16, K, 13, 13, generator=g), torch.randint(0, 16, (16,), generator=g)
     # a few steps first: at initialisation the outputs are ~1e-8 and compare nothing
     optimizer = torch.optim.Adam(plain.parameters(), lr=1e-2)
     for _ in range(3):
