@@ -119,6 +119,7 @@ def summarise(result, scene: str, model: str, init: str, seed: int, state: dict)
 
 
 def report(rows: list[dict]) -> str:
+    from hsi.models import model_class
     from hsi.sweep import describe
 
     lines = [
@@ -134,6 +135,9 @@ def report(rows: list[dict]) -> str:
         groups.setdefault(key, []).append(r)
     for (scene, split, model, init, batch, epochs), rs in groups.items():
         n = len(rs)
+        last = epochs
+        if not model_class(model).trained_by_gradient:  # the svm: no epochs, batch or init
+            init, batch, epochs = "-", "-", "-"
         e95 = [r["epoch_95"] for r in rs]
 
         def at(epoch: int, rs=rs) -> str:
@@ -142,14 +146,15 @@ def report(rows: list[dict]) -> str:
 
         oa, aa, kappa = (describe([r[k] for r in rs]) for k in ("oa", "aa", "kappa"))
         scores = " / ".join(f"{d['mean']:.4f} ± {d['std'] or 0:.4f}" for d in (oa, aa, kappa))
-        map_s = sum(r.get("map_s", 0) for r in rs) / n
+        maps = [r["map_s"] for r in rs if "map_s" in r]
+        map_s = f"{sum(maps) / len(maps):.1f}" if maps else "-"
         per_epoch = sum(r["train_s"] / r.get("epochs_run", r["epochs"]) for r in rs) / n
-        one5 = sum(r["one_class_after_5"] for r in rs)
-        one10 = sum(r["one_class_after_10"] for r in rs) if epochs >= 10 else "-"
+        one5 = sum(r["one_class_after_5"] for r in rs) if epochs != "-" else "-"
+        one10 = sum(r["one_class_after_10"] for r in rs) if len(rs[0]["curve"]) >= 10 else "-"
         lines.append(
             f"| {scene} | {split} | {model} | {init} | {batch} | {n} | {epochs} | {one5} / {one10}"
-            f" | {sum(e95) / n:.1f}, {max(e95)} | {at(5)} / {at(10)} / {at(epochs)} | {scores} | "
-            f"{per_epoch:.1f} | {map_s:.1f} |"
+            f" | {sum(e95) / n:.1f}, {max(e95)} | {at(5)} / {at(10)} / {at(last)} | {scores} | "
+            f"{per_epoch:.1f} | {map_s} |"
         )
     return "\n".join(lines)
 
@@ -160,6 +165,7 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rows = [r for r in rows if len(r["curve"]) > 1]  # curves only: the svm has one point
     panels = sorted({(r["scene"], r["model"]) for r in rows})
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
     colors = {"reference": "tab:blue", "torch": "tab:red"}
