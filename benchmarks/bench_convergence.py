@@ -46,20 +46,15 @@ def first_epoch_reaching(curve: list[float], share: float = 0.95) -> int:
 
 
 def run(args: argparse.Namespace) -> list[dict]:
-    from common import machine_state, real_scene, save_npz, semi_synthetic_indian_pines
+    from common import benchmark_scene, machine_state, save_npz
 
     from hsi.config import TrainConfig
     from hsi.experiment import prepare, train_run
 
-    makers = {
-        "indian_pines_semisynthetic": semi_synthetic_indian_pines,
-        "jasper_ridge": lambda: real_scene("jasper_ridge"),
-        "samson": lambda: real_scene("samson"),
-    }
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for scene in args.scenes.split(","):
-            path = save_npz(makers[scene](), Path(tmp))
+            path = save_npz(benchmark_scene(scene), Path(tmp))
             for model in args.models.split(","):
                 base = TrainConfig(
                     scene=str(path), labels=str(path), model=model, epochs=args.epochs,

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main() -> None:
-    from common import machine_state, real_scene, save_npz, semi_synthetic_indian_pines
+    from common import benchmark_scene, machine_state, save_npz
 
     from hsi.config import TrainConfig
     from hsi.experiment import train_run
@@ -46,14 +46,9 @@ def main() -> None:
     args = p.parse_args()
     machine = machine_state("bench_models")
 
-    makers = {
-        "indian_pines_semisynthetic": semi_synthetic_indian_pines,
-        "jasper_ridge": lambda: real_scene("jasper_ridge"),
-        "samson": lambda: real_scene("samson"),
-    }
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        files = {s: save_npz(makers[s](), Path(tmp)) for s in args.scenes.split(",")}
+        files = {s: save_npz(benchmark_scene(s), Path(tmp)) for s in args.scenes.split(",")}
         for name in args.models.split(","):
             s = model_summary(name, bands=30, patch=25, n_classes=16)
             row = {"model": name, "params": s["params"], "macs": s["macs"], "ms": s["ms_per_patch"]}

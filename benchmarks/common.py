@@ -61,6 +61,15 @@ def real_scene(name: str) -> Scene:
     )
 
 
+def benchmark_scene(name: str) -> Scene:
+    """A benchmark scene by name: indian_pines_semisynthetic, jasper_ridge or samson."""
+    if name == "indian_pines_semisynthetic":
+        return semi_synthetic_indian_pines()
+    if name in REAL:
+        return real_scene(name)
+    raise SystemExit(f"unknown scene {name!r}: indian_pines_semisynthetic, {', '.join(REAL)}")
+
+
 def save_npz(scene: Scene, folder: Path) -> Path:
     """The scene as an .npz that `hsi train --scene F --labels F` reads."""
     folder.mkdir(parents=True, exist_ok=True)

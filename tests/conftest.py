@@ -31,6 +31,19 @@ TRAIN_ARGS = ["--pca", "13", "--patch", "9", "--epochs", "25", "--batch-size", "
 TRAIN_ARGS += ["--train-size", "0.4", "--quiet"]
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One PyTorch thread for a module of tiny-batch model tests.
+
+    A second thread gains nothing on such batches, and when other processes load the cores,
+    OpenMP threads waiting on each other make small convolutions 10-100x slower.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def small_scene():
     return make_scene(32, 32, bands=40, n_classes=4, seed=0)

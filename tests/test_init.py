@@ -22,14 +22,7 @@ K = 15
 CONV = (nn.Conv2d, nn.Conv3d)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny batches: a second thread gains nothing, and under load OpenMP threads waiting on each
-    # other make small convolutions 10-100x slower (as in test_models.py)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny batches (conftest.py)
 
 
 def build(

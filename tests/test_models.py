@@ -58,14 +58,7 @@ IMAGENET_PARAMS = {
 K = 15  # PCA components for the quick tests (HybridSN needs at least 13)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # These batches are tiny: a second thread gains nothing, and when other processes load the
-    # cores, OpenMP threads waiting on each other make small convolutions 10-100x slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny batches (conftest.py)
 
 
 def batch(n: int, bands: int = K, patch: int = 25, n_classes: int = 4, seed: int = 0):

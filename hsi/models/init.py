@@ -34,7 +34,16 @@ from torch import nn
 
 from hsi.errors import ModelError
 
-__all__ = ["INITS", "Init", "check_init", "keras_glorot", "megvii", "tf_slim", "torchvision"]
+__all__ = [
+    "INITS",
+    "Init",
+    "cbam",
+    "check_init",
+    "keras_glorot",
+    "megvii",
+    "tf_slim",
+    "torchvision",
+]
 
 Init = Literal["reference", "torch"]
 INITS: tuple[str, ...] = ("reference", "torch")
