@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -43,17 +41,9 @@ def build(name: str, channels_last: bool) -> torch.nn.Module:
     return model
 
 
-def timed(work, repeats: int) -> float:
-    work()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def measure(name: str, repeats: int) -> dict:
+    from hsi.models.summary import median_seconds
+
     g = torch.Generator().manual_seed(0)
     x = torch.randn(256, 30, 25, 25, generator=g)
     y = torch.randint(0, 16, (32,), generator=g)
@@ -65,7 +55,7 @@ def measure(name: str, repeats: int) -> dict:
         for layout, model in models.items():
             model.eval()
             with torch.inference_mode():
-                ms = 1000 * timed(lambda m=model: m(x), repeats) / len(x)
+                ms = 1000 * median_seconds(lambda m=model: m(x), repeats) / len(x)
             model.train()
             opt = optimizers[layout]
 
@@ -74,7 +64,7 @@ def measure(name: str, repeats: int) -> dict:
                 torch.nn.functional.cross_entropy(m(x[:32]), y).backward()
                 opt.step()
 
-            sps = 32 / timed(step, repeats)
+            sps = 32 / median_seconds(step, repeats)
             row.setdefault(f"{layout}_ms", []).append(ms)
             row.setdefault(f"{layout}_train", []).append(sps)
     for key in [k for k in row if k != "model"]:

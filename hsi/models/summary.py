@@ -13,7 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from hsi.errors import ModelError
 from hsi.models import count_parameters, create_model
 
-__all__ = ["model_summary"]
+__all__ = ["median_seconds", "model_summary"]
 
 
 def model_summary(
@@ -64,7 +64,7 @@ def model_summary(
         summary["params"] = count_parameters(model)
         summary["macs"] = int(counter.get_total_flops() // 2)
         if repeats:
-            seconds = _median_time(lambda: model(inputs[:batch]), repeats)
+            seconds = median_seconds(lambda: model(inputs[:batch]), repeats)
             summary["ms_per_patch"] = 1000 * seconds / batch
 
     if repeats:
@@ -76,11 +76,12 @@ def model_summary(
             torch.nn.functional.cross_entropy(model(inputs[:train_batch]), targets).backward()
             optimizer.step()
 
-        summary["train_samples_per_s"] = train_batch / _median_time(step, repeats)
+        summary["train_samples_per_s"] = train_batch / median_seconds(step, repeats)
     return summary
 
 
-def _median_time(work: Callable[[], Any], repeats: int) -> float:
+def median_seconds(work: Callable[[], Any], repeats: int) -> float:
+    """Median wall seconds of ``repeats`` calls of ``work``, after one warm-up call."""
     work()  # warm-up: first-call allocations and kernel selection
     times = []
     for _ in range(repeats):
