@@ -12,6 +12,7 @@ from matplotlib.image import imread
 
 from hsi import render
 from hsi.errors import HSIError
+from hsi.render.maps import CORRECT, WRONG, _error_rgb
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IDS = [1, 10, 11, 12, 13, 14]
@@ -186,7 +187,10 @@ def captured(monkeypatch):
         figs.append(fig)
         return Path(path)
 
-    monkeypatch.setattr(render, "_save", fake_save)
+    from hsi.render import maps, plots
+
+    for module in (maps, plots):
+        monkeypatch.setattr(module, "_save", fake_save)
     return figs
 
 
@@ -224,11 +228,11 @@ def test_panels_shape_mismatch(maps):
 def test_error_colours():
     gt = np.array([[0, 1, 10]])
     pred = np.array([[1, 1, 1]])
-    rgb, n_ok, n_bad = render._error_rgb(gt, pred)
+    rgb, n_ok, n_bad = _error_rgb(gt, pred)
     assert (n_ok, n_bad) == (1, 1)
     assert (rgb[0, 0] == render.BACKGROUND).all()
-    assert (rgb[0, 1] == render.CORRECT).all()
-    assert (rgb[0, 2] == render.WRONG).all()
+    assert (rgb[0, 1] == CORRECT).all()
+    assert (rgb[0, 2] == WRONG).all()
 
 
 def test_confusion_rejects_wrong_shape():
