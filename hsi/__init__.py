@@ -32,6 +32,7 @@ _EXPORTS = {
     "list_models": "hsi.models",
     "seed_everything": "hsi.seeding",
     "fit": "hsi.training",
+    "accuracy_report": "hsi.metrics",
     "classification_report": "hsi.metrics",
     "ModelBundle": "hsi.bundle",
     "predict_indices": "hsi.inference",

@@ -20,11 +20,15 @@ from hsi.errors import OutputError
 
 
 @contextlib.contextmanager
-def atomic_paths(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
+def atomic_paths(
+    paths: Sequence[str | Path], *, temp_suffix: str | None = None
+) -> Iterator[list[Path]]:
     """Yield a temporary path beside each of ``paths``; on success rename each to its own.
 
     The temporaries keep the final suffix, so libraries that pick a format by extension
-    (matplotlib, numpy, scipy) write the right one.
+    (matplotlib, numpy, scipy) write the right one. ``temp_suffix`` names them
+    ``.<name>.<random><temp_suffix>`` instead, so that leftovers of a killed process can be
+    recognised and removed (the downloader's ``.part`` files).
     """
     finals = [Path(p) for p in paths]
     created: list[Path] = []
@@ -33,9 +37,11 @@ def atomic_paths(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
     try:
         for path in finals:
             created += make_parents(path.parent)
-            fd, tmp = tempfile.mkstemp(
-                prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
-            )
+            if temp_suffix is None:
+                prefix, suffix = f".{path.stem}.", f".tmp{path.suffix}"
+            else:
+                prefix, suffix = f".{path.name}.", temp_suffix
+            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
             os.close(fd)
             tmps.append(Path(tmp))
         yield tmps
@@ -58,9 +64,9 @@ def atomic_paths(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, *, temp_suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed to ``path``."""
-    with atomic_paths([path]) as (tmp,):
+    with atomic_paths([path], temp_suffix=temp_suffix) as (tmp,):
         yield tmp
 
 

@@ -1,7 +1,8 @@
 """The model bundle: one file with everything needed to map a new scene.
 
 Weights, the PCA reducer's state, the training config, the class ids, names and palette, the
-patch size and band count. Stored as tensors and plain Python values only, so it loads with
+patch size and the sensor's band count (``n_bands``; the model's input channels are the PCA's
+``n_components``). Stored as tensors and plain Python values only, so it loads with
 ``torch.load(path, weights_only=True)`` — a user's file is never unpickled into objects.
 """
 
@@ -20,7 +21,9 @@ from hsi.errors import BundleError, DataError
 from hsi.preprocess import PCAReducer
 
 FORMAT = "hsi-bundle"
-VERSION = 1
+# 2: the sensor's band count is stored as "n_bands" (1 called it "bands"); both load
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass
@@ -31,12 +34,17 @@ class ModelBundle:
     reducer_state: dict[str, Any]
     patch: int
     padding: str
-    bands: int
+    n_bands: int
     class_ids: list[int]
     class_names: list[str]
     palette: list[list[int]]
     config: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bands(self) -> int:
+        """Old name of :attr:`n_bands` (the sensor's bands), kept for existing scripts."""
+        return self.n_bands
 
     @property
     def n_components(self) -> int:
@@ -74,7 +82,7 @@ class ModelBundle:
             "reducer_state": {k: _plain(v) for k, v in self.reducer_state.items()},
             "patch": int(self.patch),
             "padding": self.padding,
-            "bands": int(self.bands),
+            "n_bands": int(self.n_bands),
             "class_ids": [int(i) for i in self.class_ids],
             "class_names": [str(n) for n in self.class_names],
             "palette": [[int(c) for c in rgb] for rgb in self.palette],
@@ -87,18 +95,15 @@ class ModelBundle:
 
     @classmethod
     def load(cls, path: str | Path) -> ModelBundle:
-        path = Path(path)
-        if path.is_dir():
-            path = path / "model.pt"  # a run folder, or runs/latest
-        if not path.exists():
-            raise BundleError(f"{path}: no such model bundle")
+        """A bundle from its file, or from a run folder (its ``model.pt``)."""
+        path = find_bundle(path)
         try:
             payload = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:
             raise BundleError(f"{path}: not a model bundle ({type(exc).__name__})") from exc
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise BundleError(f"{path}: not an hsi model bundle")
-        if payload.get("version") != VERSION:
+        if payload.get("version") not in READABLE_VERSIONS:
             raise BundleError(f"{path}: bundle version {payload.get('version')} is not supported")
         try:
             bundle = cls(
@@ -108,7 +113,7 @@ class ModelBundle:
                 reducer_state=payload["reducer_state"],
                 patch=payload["patch"],
                 padding=payload["padding"],
-                bands=payload["bands"],
+                n_bands=payload["n_bands"] if "n_bands" in payload else payload["bands"],
                 class_ids=payload["class_ids"],
                 class_names=payload["class_names"],
                 palette=payload["palette"],
@@ -160,6 +165,24 @@ class ModelBundle:
                 f"{path}: the palette must be {len(ids)} RGB triples in 0..255 (one per class), "
                 f"got shape {palette.shape}"
             )
+
+
+def find_bundle(path: str | Path | None, runs: str | Path = "runs") -> Path:
+    """A bundle file from a path, a run folder, or (``path=None``) ``<runs>/latest``."""
+    if path is None:
+        latest = Path(runs) / "latest"
+        if not latest.exists():
+            raise BundleError(
+                f"no model given and {latest} does not exist; train a model first",
+                params=("model",),
+            )
+        path = latest
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.pt"  # a run folder, or runs/latest
+    if not path.exists():
+        raise BundleError(f"{path}: no such model bundle")
+    return path.resolve()
 
 
 def _plain(value: Any) -> Any:

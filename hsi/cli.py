@@ -6,14 +6,18 @@ without a traceback.
 
 from __future__ import annotations
 
+import enum
 import functools
+import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import typer
 from typer.core import TyperGroup
 
+from hsi import config as config_types
 from hsi.errors import HSIError
 
 try:  # recent typer carries its own copy of click
@@ -88,7 +92,7 @@ def user_errors(func):
         try:
             return func(*args, **kwargs)
         except HSIError as exc:
-            typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+            typer.echo(f"error: {' '.join(exc.cli_message().split())}", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
@@ -254,6 +258,21 @@ LabelsKey = Annotated[
     str | None,
     typer.Option(help="Variable holding the ground truth, when the file has several."),
 ]
+
+
+def _choices(name: str, literal: Any) -> type[enum.Enum]:
+    """A str Enum of a config Literal's words, so that --help lists them and click checks them."""
+    return enum.Enum(name, {value: value for value in get_args(literal)}, type=str)
+
+
+SplitChoice = _choices("SplitChoice", config_types.SplitName)
+PaddingChoice = _choices("PaddingChoice", config_types.Padding)
+PcaFitChoice = _choices("PcaFitChoice", config_types.PcaFit)
+NonfiniteChoice = _choices("NonfiniteChoice", config_types.Nonfinite)
+InitChoice = _choices("InitChoice", config_types.Init)
+DeviceChoice = _choices("DeviceChoice", config_types.Device)
+MethodChoice = _choices("MethodChoice", config_types.Method)
+
 Model = Annotated[str, typer.Option(help="Model name; `hsi models` lists them.")]
 Pca = Annotated[
     int, typer.Option(help="PCA components kept (the paper: 30 for Indian Pines, 15 else).")
@@ -261,12 +280,16 @@ Pca = Annotated[
 Patch = Annotated[
     int | None,
     typer.Option(
-        help="Odd window size around each pixel. Default: the model's (25, the paper's, for the "
-        "networks; 1 for svm)."
+        help="Odd window size around each pixel. Default: the model's (25, the paper's, for "
+        "HybridSN and the 2-D backbones; 1 for svm)."
     ),
 ]
+Padding = Annotated[
+    PaddingChoice,
+    typer.Option(help="How windows at the scene's edge are filled: zeros or a mirror image."),
+]
 Init = Annotated[
-    str,
+    InitChoice,
     typer.Option(
         help="Weight initialisation: reference (as the model's reference implementation, e.g. "
         "Keras glorot_uniform for HybridSN) or torch (PyTorch's layer defaults, as earlier "
@@ -274,14 +297,15 @@ Init = Annotated[
     ),
 ]
 Split = Annotated[
-    str,
+    SplitChoice,
     typer.Option(
         help="stratified (a fraction of each class), per_class (a count per class), or spatial "
         "(whole blocks, no training window overlapping a test pixel)."
     ),
 ]
-TrainSize = Annotated[
-    str, typer.Option(help="Training share: a fraction like 0.1, or a count per class like 50.")
+BlockSize = Annotated[
+    int | None,
+    typer.Option(help="--split spatial: side of the blocks in pixels. Default: from the window."),
 ]
 ValSize = Annotated[
     str,
@@ -304,6 +328,7 @@ BatchSize = Annotated[
     ),
 ]
 Lr = Annotated[float, typer.Option(help="Adam learning rate.")]
+WeightDecay = Annotated[float, typer.Option(help="Adam weight decay (L2); 0 as in the paper.")]
 Patience = Annotated[
     int,
     typer.Option(
@@ -312,9 +337,9 @@ Patience = Annotated[
     ),
 ]
 Seed = Annotated[int, typer.Option(help="Seed for the split, initialisation and shuffling.")]
-Device = Annotated[str, typer.Option(help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")]
-Out = Annotated[
-    Path, typer.Option(help="Folder for run folders; runs/latest points at the newest.")
+Device = Annotated[
+    DeviceChoice,
+    typer.Option(help="auto: cuda, then mps, then cpu. Pick a GPU with CUDA_VISIBLE_DEVICES."),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, only the result.")]
 Width = Annotated[
@@ -337,72 +362,193 @@ Whiten = Annotated[
     bool, typer.Option(help="Scale the PCA components to unit variance (as in the paper).")
 ]
 PcaFit = Annotated[
-    str, typer.Option(help="Fit the PCA on the whole scene (the paper) or on the training pixels.")
+    PcaFitChoice,
+    typer.Option(help="Fit the PCA on the whole scene (the paper) or on the training pixels."),
 ]
 NonFinite = Annotated[
-    str, typer.Option(help="NaN/Inf pixels: error, or mask (zero-fill and treat as unlabeled).")
+    NonfiniteChoice,
+    typer.Option(help="NaN/Inf pixels: error, or mask (zero-fill and treat as unlabeled)."),
 ]
 
 
-def build_config(**options) -> TrainConfig:
-    """A validated TrainConfig from CLI options (shared by train and sweep)."""
+def _keyword(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
+
+
+# The options `hsi train` and `hsi sweep` share, written once: the scene first, then (after the
+# command's own options) the recipe.
+_SCENE_OPTIONS = [
+    _keyword("dataset", Dataset, None),
+    _keyword("scene", SceneFile, None),
+    _keyword("labels", LabelsFile, None),
+    _keyword("cube_key", CubeKey, None),
+    _keyword("labels_key", LabelsKey, None),
+    _keyword("model", Model, "hybridsn"),
+]
+_RECIPE_OPTIONS = [
+    _keyword("pca", Pca, 30),
+    _keyword("patch", Patch, None),
+    _keyword("split", Split, "stratified"),
+    _keyword("val_size", ValSize, "0.1"),
+    _keyword("epochs", Epochs, 30),
+    _keyword("batch_size", BatchSize, 32),
+    _keyword("lr", Lr, 1e-3),
+    _keyword("weight_decay", WeightDecay, 0.0),
+    _keyword("patience", Patience, 10),
+    _keyword("device", Device, "auto"),
+    _keyword("data_dir", DataDir, None),
+    _keyword("width", Width, None),
+    _keyword("groups", Groups, None),
+    _keyword("init", Init, "reference"),
+    _keyword("padding", Padding, "zero"),
+    _keyword("block_size", BlockSize, None),
+    _keyword("workers", Workers, 0),
+    _keyword("threads", Threads, None),
+    _keyword("deterministic", Deterministic, True),
+    _keyword("whiten", Whiten, True),
+    _keyword("pca_fit", PcaFit, "scene"),
+    _keyword("nonfinite", NonFinite, "error"),
+    _keyword("quiet", Quiet, False),
+]
+
+
+def with_training_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give ``command(**options)`` the options train and sweep share, around its own ones.
+
+    typer reads a command's options from its signature; this one is the command's own
+    parameters between the scene options and the recipe options.
+    """
+    own = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for p in inspect.signature(command, eval_str=True).parameters.values()
+        if p.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+    params = _SCENE_OPTIONS + own + _RECIPE_OPTIONS
+
+    @functools.wraps(command)
+    def wrapper(**options: Any) -> Any:
+        return command(**options)
+
+    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
+
+
+def _value(choice: Any) -> Any:
+    return choice.value if isinstance(choice, enum.Enum) else choice
+
+
+def _text(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def build_config(
+    *,
+    dataset: str | None,
+    scene: Path | None,
+    labels: Path | None,
+    cube_key: str | None,
+    labels_key: str | None,
+    model: str,
+    pca: int,
+    patch: int | None,
+    split: Any,
+    train_size: str | float | int,
+    val_size: str,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    patience: int,
+    seed: int,
+    device: Any,
+    out: Path,
+    data_dir: Path | None,
+    width: float | None,
+    groups: int | None,
+    init: Any,
+    padding: Any,
+    block_size: int | None,
+    workers: int,
+    threads: int | None,
+    deterministic: bool,
+    whiten: bool,
+    pca_fit: Any,
+    nonfinite: Any,
+) -> TrainConfig:
+    """A validated TrainConfig from the options of train and sweep, each passed by name."""
     from hsi.config import TrainConfig
     from hsi.splits import parse_size
 
-    model_options = {k: options.pop(k) for k in ("width", "groups")}
-    model_options = {k: v for k, v in model_options.items() if v is not None}
-    for key in ("train_size", "val_size"):
-        if isinstance(options.get(key), str):
-            options[key] = parse_size(options[key]) if options[key] != "0" else 0
-    for key in ("scene", "labels", "data_dir", "out"):
-        if options.get(key) is not None:
-            options[key] = str(options[key])
-    return TrainConfig(model_options=model_options, **options).validate()
+    def size(text: str | float | int) -> float | int:
+        if not isinstance(text, str):
+            return text
+        return 0 if text == "0" else parse_size(text)
+
+    model_options = {k: v for k, v in (("width", width), ("groups", groups)) if v is not None}
+    return TrainConfig(
+        dataset=dataset,
+        scene=_text(scene),
+        labels=_text(labels),
+        cube_key=cube_key,
+        labels_key=labels_key,
+        data_dir=_text(data_dir),
+        nonfinite=_value(nonfinite),
+        pca=pca,
+        whiten=whiten,
+        pca_fit=_value(pca_fit),
+        patch=patch,
+        padding=_value(padding),
+        split=_value(split),
+        train_size=size(train_size),
+        val_size=size(val_size),
+        block_size=block_size,
+        model=model,
+        model_options=model_options,
+        init=_value(init),
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        patience=patience,
+        seed=seed,
+        deterministic=deterministic,
+        workers=workers,
+        threads=threads,
+        device=_value(device),
+        out=str(out),
+    ).validate()
+
+
+TrainSize = Annotated[
+    str, typer.Option(help="Training share: a fraction like 0.1, or a count per class like 50.")
+]
+Out = Annotated[
+    Path, typer.Option(help="Folder for run folders; runs/latest points at the newest.")
+]
 
 
 @app.command("train")
 @user_errors
+@with_training_options
 def train(
-    dataset: Dataset = None,
-    scene: SceneFile = None,
-    labels: LabelsFile = None,
-    cube_key: CubeKey = None,
-    labels_key: LabelsKey = None,
-    model: Model = "hybridsn",
-    pca: Pca = 30,
-    patch: Patch = None,
-    split: Split = "stratified",
     train_size: TrainSize = "0.1",
-    val_size: ValSize = "0.1",
-    epochs: Epochs = 30,
-    batch_size: BatchSize = 32,
-    lr: Lr = 1e-3,
-    patience: Patience = 10,
     seed: Seed = 0,
-    device: Device = "auto",
     out: Out = Path("runs"),
-    data_dir: DataDir = None,
-    width: Width = None,
-    groups: Groups = None,
-    init: Init = "reference",
-    workers: Workers = 0,
-    threads: Threads = None,
-    deterministic: Deterministic = True,
-    whiten: Whiten = True,
-    pca_fit: PcaFit = "scene",
-    nonfinite: NonFinite = "error",
-    quiet: Quiet = False,
+    **options: Any,
 ) -> None:
     """Train a model on a scene; write model.pt, metrics, maps and figures to a run folder.
 
     The kept weights are the best on the validation pixels; test pixels serve only the final
     OA / AA / Kappa. Ctrl-C stops training and still writes the best bundle so far.
     """
-    config = build_config(**locals())
+    quiet = options.pop("quiet")
+    config = build_config(**options, train_size=train_size, seed=seed, out=out)
     from hsi.experiment import train_run
 
-    say = _echo(quiet)
-    result = train_run(config, progress=_progress(quiet), log=say)
+    result = train_run(config, progress=_progress(quiet), log=_echo(quiet))
     m = result.metrics
     scores = f"OA {m['oa']:.4f}  AA {m['aa']:.4f}  Kappa {m['kappa']:.4f}"
     typer.echo(f"{scores}  ({m['split']['test']} test pixels)")
@@ -433,7 +579,10 @@ def predict(
     mask: Annotated[
         bool, typer.Option("--mask", help="Classify only labeled pixels; others stay 0.")
     ] = False,
-    method: Annotated[str, typer.Option(help="auto, dense (stride-1 models) or patches.")] = "auto",
+    method: Annotated[
+        MethodChoice,
+        typer.Option(help="auto, dense (whole-scene pass, stride-1 models) or patches."),
+    ] = "auto",
     device: Device = "auto",
     nonfinite: NonFinite = "error",
     quiet: Quiet = False,
@@ -444,11 +593,9 @@ def predict(
     with dropout off. Writes OUT (PNG with legend), OUT.npy and OUT.mat (variable
     `prediction`); with --labels also OUT_panels.png and OUT_metrics.json.
     """
-    from hsi.errors import ConfigError
-    from hsi.experiment import find_bundle, predict_run
+    from hsi.bundle import find_bundle
+    from hsi.experiment import predict_run
 
-    if method not in ("auto", "dense", "patches"):
-        raise ConfigError(f"--method must be auto, dense or patches, got {method!r}")
     bundle = find_bundle(model)
     summary = predict_run(
         scene,
@@ -458,9 +605,9 @@ def predict(
         cube_key=cube_key,
         labels_key=labels_key,
         mask=mask,
-        nonfinite=nonfinite,
-        method=method,
-        device=device,
+        nonfinite=_value(nonfinite),
+        method=_value(method),
+        device=_value(device),
         progress=_progress(quiet),
     )
     typer.echo(f"model: {summary['bundle']}")
@@ -476,13 +623,8 @@ def predict(
 # --------------------------------------------------------------------------- sweep
 @app.command("sweep")
 @user_errors
+@with_training_options
 def sweep(
-    dataset: Dataset = None,
-    scene: SceneFile = None,
-    labels: LabelsFile = None,
-    cube_key: CubeKey = None,
-    labels_key: LabelsKey = None,
-    model: Model = "hybridsn",
     seeds: Annotated[
         str, typer.Option(help="Seeds to run: a range 0-9, a list 0,3,7, or both: 0-4,10.")
     ] = "0-9",
@@ -492,9 +634,6 @@ def sweep(
             "--jobs", "-j", help="Runs trained in parallel; the CPU cores are shared among them."
         ),
     ] = 1,
-    pca: Pca = 30,
-    patch: Patch = None,
-    split: Split = "stratified",
     train_size: Annotated[
         str,
         typer.Option(
@@ -502,27 +641,11 @@ def sweep(
             "10,50 (counts per class)."
         ),
     ] = "0.1",
-    val_size: ValSize = "0.1",
-    epochs: Epochs = 30,
-    batch_size: BatchSize = 32,
-    lr: Lr = 1e-3,
-    patience: Patience = 10,
-    device: Device = "auto",
     out: Annotated[
         Path,
         typer.Option(help="Parent folder: the sweep goes to OUT/sweep_<scene>_<model>/."),
     ] = Path("runs"),
-    data_dir: DataDir = None,
-    width: Width = None,
-    groups: Groups = None,
-    init: Init = "reference",
-    workers: Workers = 0,
-    threads: Threads = None,
-    deterministic: Deterministic = True,
-    whiten: Whiten = True,
-    pca_fit: PcaFit = "scene",
-    nonfinite: NonFinite = "error",
-    quiet: Quiet = False,
+    **options: Any,
 ) -> None:
     """Train once per seed (and training size); summarise OA, AA, Kappa and per-class accuracy.
 
@@ -532,15 +655,14 @@ def sweep(
     interrupted sweep resumes where it stopped. The scene is read (and, with --pca-fit scene,
     reduced) once for all runs.
     """
-    options = dict(locals())  # before any import adds names to locals()
     from hsi.sweep import headline, parse_seeds, parse_train_sizes, run_sweep
 
-    seed_list = parse_seeds(options.pop("seeds"))
-    n_jobs = options.pop("jobs")
-    sizes = parse_train_sizes(options.pop("train_size"))
-    config = build_config(**options, train_size=sizes[0])
+    quiet = options.pop("quiet")
+    seed_list = parse_seeds(seeds)
+    sizes = parse_train_sizes(train_size)
+    config = build_config(**options, train_size=sizes[0], seed=seed_list[0], out=out)
     say = _echo(quiet)
-    result = run_sweep(config, seed_list, sizes, jobs=n_jobs, progress=_progress(quiet), log=say)
+    result = run_sweep(config, seed_list, sizes, jobs=jobs, progress=_progress(quiet), log=say)
 
     from rich.console import Console
     from rich.table import Table
@@ -557,9 +679,5 @@ def sweep(
         typer.echo(f"{role}: {path}")
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
-
-
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    app()

@@ -21,13 +21,42 @@ Defaults, and why (docs/training.md has the long version):
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from hsi.errors import ConfigError
+
+# The options that take one of a few words: the config checks them (one place), the CLI lists
+# them in --help.
+SplitName = Literal["stratified", "per_class", "spatial"]
+Padding = Literal["zero", "reflect"]
+PcaFit = Literal["scene", "train"]  # the whole scene (as in the paper) or the training pixels
+Nonfinite = Literal["error", "mask"]  # NaN/Inf pixels: refuse, or zero-fill and leave unlabeled
+Init = Literal["reference", "torch"]  # the family's reference initialisation, or layer defaults
+Device = Literal["auto", "cpu", "cuda", "mps"]
+Method = Literal["auto", "dense", "patches"]  # how a whole scene is mapped
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "split": get_args(SplitName),
+    "padding": get_args(Padding),
+    "pca_fit": get_args(PcaFit),
+    "nonfinite": get_args(Nonfinite),
+    "init": get_args(Init),
+    "device": get_args(Device),
+}
+# PyTorch takes these as C ints: a larger value crashes deep inside, after the PCA
+_C_INTS = ("epochs", "batch_size", "pca", "patience", "threads", "workers", "block_size")
+
+
+def check_choice(param: str, value: Any, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``, else a ConfigError naming ``param``."""
+    if value not in choices:
+        raise ConfigError(
+            f"{param} must be one of {', '.join(choices)}, got {value!r}", params=(param,)
+        )
+    return value
 
 
 @dataclass
@@ -39,22 +68,22 @@ class TrainConfig:
     cube_key: str | None = None
     labels_key: str | None = None
     data_dir: str | None = None
-    nonfinite: str = "error"
+    nonfinite: Nonfinite = "error"
     # preprocessing
     pca: int = 30
     whiten: bool = True
-    pca_fit: str = "scene"  # "scene" (as in the paper) or "train" (training pixels only)
+    pca_fit: PcaFit = "scene"
     patch: int | None = None  # None: the model's default (25 for the networks, 1 for svm)
-    padding: str = "zero"
+    padding: Padding = "zero"
     # split
-    split: str = "stratified"
+    split: SplitName = "stratified"
     train_size: float | int = 0.1
     val_size: float | int = 0.1
-    block_size: int | None = None
+    block_size: int | None = None  # spatial split: block side in pixels (None: from the patch)
     # model and optimisation
     model: str = "hybridsn"
     model_options: dict[str, Any] = field(default_factory=dict)
-    init: str = "reference"  # the family's reference initialisation, or "torch" (layer defaults)
+    init: Init = "reference"
     epochs: int = 30
     batch_size: int = 32
     lr: float = 1e-3
@@ -64,81 +93,83 @@ class TrainConfig:
     deterministic: bool = True
     workers: int = 0
     threads: int | None = None  # PyTorch CPU threads; None keeps torch's default
-    device: str = "auto"
+    device: Device = "auto"
     # outputs
     out: str = "runs"
-    quiet: bool = False
 
     def validate(self) -> TrainConfig:
+        """Check every option (and fill in the model's default window); the config, or an error."""
         if (self.dataset is None) == (self.scene is None):
-            raise ConfigError("give exactly one of --dataset NAME or --scene FILE")
+            raise ConfigError(
+                "give exactly one of dataset NAME or scene FILE", params=("dataset", "scene")
+            )
         if self.scene is not None and self.labels is None and self.labels_key is None:
             raise ConfigError(
-                "--scene needs its ground truth to train: --labels FILE (or --labels-key)"
+                "scene needs its ground truth to train: labels FILE (or labels_key)",
+                params=("scene", "labels", "labels_key"),
             )
-        from hsi.models import list_models
-        from hsi.patches import check_patch_size
-        from hsi.splits import STRATEGIES, check_size
+        for param, choices in CHOICES.items():
+            check_choice(param, getattr(self, param), choices)
+        from hsi.models import list_models, model_class
 
         if self.model not in list_models():
             raise ConfigError(
                 f"unknown model {self.model!r}; choose one of: {', '.join(list_models())}"
             )
         if self.patch is None:
-            from hsi.models import model_class
-
             self.patch = model_class(self.model).default_patch
-        from hsi.models.init import INITS
+        from hsi.patches import check_patch_size
+        from hsi.splits import check_size
 
-        if self.init not in INITS:
-            raise ConfigError(f"--init must be one of {', '.join(INITS)}, got {self.init!r}")
-        if self.split not in STRATEGIES:
-            raise ConfigError(
-                f"unknown --split {self.split!r}; choose one of: {', '.join(STRATEGIES)}"
-            )
         check_patch_size(self.patch)
-        check_size("--train-size", self.train_size)
-        check_size("--val-size", self.val_size, allow_zero=True)
+        check_size("train_size", self.train_size)
+        check_size("val_size", self.val_size, allow_zero=True)
         if self.dataset is not None:
             from hsi.data.registry import get_scene_info
 
             get_scene_info(self.dataset)
-        if self.padding not in ("zero", "reflect"):
-            raise ConfigError(f"--padding must be 'zero' or 'reflect', got {self.padding!r}")
-        if self.pca < 1:
-            raise ConfigError(f"--pca must be at least 1, got {self.pca}")
-        if self.epochs < 1:
-            raise ConfigError(f"--epochs must be at least 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
+        from hsi.preprocess import check_components
+
+        check_components(self.pca)
+        for param in ("epochs", "batch_size"):
+            if getattr(self, param) < 1:
+                raise ConfigError(
+                    f"{param} must be at least 1, got {getattr(self, param)}", params=(param,)
+                )
         if not math.isfinite(self.lr):
-            raise ConfigError(f"--lr must be a finite number, got {self.lr}")
+            raise ConfigError(f"lr must be a finite number, got {self.lr}", params=("lr",))
         if not self.lr > 0:
-            raise ConfigError(f"--lr must be positive, got {self.lr}")
+            raise ConfigError(f"lr must be positive, got {self.lr}", params=("lr",))
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise ConfigError(f"weight_decay must be a finite number >= 0, got {self.weight_decay}")
+            raise ConfigError(
+                f"weight_decay must be a finite number >= 0, got {self.weight_decay}",
+                params=("weight_decay",),
+            )
         from hsi.seeding import check_seed
 
         check_seed(self.seed)
-        if self.patience == 0:  # "--patience 0": no early stopping
+        if self.patience == 0:  # "patience 0": no early stopping
             self.patience = None
         if self.patience is not None and self.patience < 1:
-            raise ConfigError(f"--patience must be 0 (off) or more, got {self.patience}")
+            raise ConfigError(
+                f"patience must be 0 (off) or more, got {self.patience}", params=("patience",)
+            )
         if self.threads is not None and self.threads < 1:
-            raise ConfigError(f"--threads must be at least 1, got {self.threads}")
+            raise ConfigError(
+                f"threads must be at least 1, got {self.threads}", params=("threads",)
+            )
         if self.workers < 0:
-            raise ConfigError(f"--workers must be 0 or more, got {self.workers}")
-        if self.pca_fit not in ("scene", "train"):
-            raise ConfigError(f"--pca-fit must be 'scene' or 'train', got {self.pca_fit!r}")
-        if self.nonfinite not in ("error", "mask"):
-            raise ConfigError(f"--nonfinite must be 'error' or 'mask', got {self.nonfinite!r}")
-        # PyTorch takes these as C ints: a larger value crashes deep inside, after the PCA
-        counts = {"--epochs": self.epochs, "--batch-size": self.batch_size, "--pca": self.pca}
-        counts.update({"--patience": self.patience, "--threads": self.threads})
-        counts.update({"--workers": self.workers, "--block-size": self.block_size})
-        for option, value in counts.items():
+            raise ConfigError(f"workers must be 0 or more, got {self.workers}", params=("workers",))
+        if self.block_size is not None and self.block_size < 1:
+            raise ConfigError(
+                f"block_size must be positive, got {self.block_size}", params=("block_size",)
+            )
+        for param in _C_INTS:
+            value = getattr(self, param)
             if value is not None and value > 2**31 - 1:
-                raise ConfigError(f"{option} must be at most 2**31 - 1, got {value}")
+                raise ConfigError(
+                    f"{param} must be at most 2**31 - 1, got {value}", params=(param,)
+                )
         return self
 
     @property
@@ -147,14 +178,3 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown config keys: {', '.join(sorted(unknown))}")
-        return cls(**data)

@@ -7,9 +7,31 @@ subclass whose message is one line naming the culprit and what was expected. The
 
 from __future__ import annotations
 
+import re
+
 
 class HSIError(Exception):
-    """Base class: the message is shown to the user verbatim, on one line."""
+    """Base class: the message is shown to the user verbatim, on one line.
+
+    Messages name parameters as the Python API spells them (``train_size``); ``params`` lists
+    those names, and :meth:`cli_message` spells them as the command line does
+    (``--train-size``), so each front end speaks its users' language.
+    """
+
+    def __init__(self, message: str = "", *, params: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.params = tuple(params)
+
+    def cli_message(self) -> str:
+        text = str(self)
+        for name in self.params:
+            text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", option_flag(name), text)
+        return text
+
+
+def option_flag(param: str) -> str:
+    """``train_size`` → ``--train-size``."""
+    return "--" + param.replace("_", "-")
 
 
 class DataError(HSIError):

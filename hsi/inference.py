@@ -16,7 +16,6 @@ result is class *indices*, and :func:`indices_to_ids` maps them to the ground tr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Literal
 
 import numpy as np
@@ -25,6 +24,7 @@ from torch import nn
 
 from hsi.errors import ConfigError
 from hsi.patches import PatchDataset, pad_cube
+from hsi.progress import track
 
 Method = Literal["auto", "dense", "patches"]
 
@@ -50,7 +50,8 @@ def predict_indices(
     dense_ok = bool(getattr(model, "supports_dense", False))
     if method == "dense" and not dense_ok:
         raise ConfigError(
-            f"--method dense: {type(model).__name__} has strided layers; use patches or auto"
+            f"method dense: {type(model).__name__} has strided layers; use patches or auto",
+            params=("method",),
         )
     use_dense = dense_ok if method == "auto" else method == "dense"
     was_training = model.training
@@ -82,7 +83,7 @@ def _predict_dense(model, padded, patch, tile, mask, device, progress) -> np.nda
         for j in range(0, w, tile)
         if mask is None or mask[i : i + tile, j : j + tile].any()
     ]
-    for i, j in _progress(tiles, "mapping (dense)", progress):
+    for i, j in track(tiles, "mapping (dense)", progress):
         i1, j1 = min(i + tile, h), min(j + tile, w)
         x = torch.from_numpy(padded[:, i : i1 + patch - 1, j : j1 + patch - 1]).to(device)
         logits = model.dense_logits(x)
@@ -95,19 +96,43 @@ def _predict_patches(model, reduced, padded, patch, batch_size, mask, device, pr
     coords = np.argwhere(np.ones((h, w), dtype=bool) if mask is None else mask)
     data = PatchDataset(reduced, coords, patch=patch, padded=padded)
     out = np.full((h, w), -1, dtype=np.int64)
-    starts = range(0, len(coords), batch_size)
-    for start in _progress(starts, "mapping (patches)", progress):
-        idx = np.arange(start, min(start + batch_size, len(coords)))
-        x, _ = data.get_batch(idx)
-        pred = model(x.to(device)).argmax(1).cpu().numpy()
-        out[coords[idx, 0], coords[idx, 1]] = pred
+    out[coords[:, 0], coords[:, 1]] = predict_patches(
+        model, data, batch_size, device, progress=progress
+    )
     return out
 
 
-def _progress(items, label: str, enabled: bool) -> Iterator:
-    if not enabled:
-        yield from items
-        return
-    from rich.progress import track
+def predict_patches(
+    model: nn.Module,
+    data: PatchDataset,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+    *,
+    return_loss: bool = False,
+    progress: bool = False,
+):
+    """Class indices for every window of ``data`` (and the mean loss against its targets).
 
-    yield from track(list(items), description=label, transient=True)
+    The one batched patch-wise prediction: validation during training and the patch path of
+    :func:`predict_indices` both use it. Dropout is off and autograd too.
+    """
+    was_training = model.training
+    model.eval()
+    out = np.empty(len(data), dtype=np.int64)
+    total_loss = 0.0
+    starts = range(0, len(data), batch_size)
+    try:
+        with torch.inference_mode():
+            for start in track(starts, "mapping (patches)", progress):
+                idx = np.arange(start, min(start + batch_size, len(data)))
+                x, y = data.get_batch(idx)
+                logits = model(x.to(device))
+                out[idx] = logits.argmax(1).cpu().numpy()
+                if return_loss:
+                    loss = nn.functional.cross_entropy(logits, y.to(device), reduction="sum")
+                    total_loss += float(loss)
+    finally:
+        model.train(was_training)
+    if return_loss:
+        return out, total_loss / max(len(data), 1)
+    return out

@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix
 
 
-def classification_report(
+def accuracy_report(
     y_true: np.ndarray, y_pred: np.ndarray, class_ids: np.ndarray, class_names: list[str]
 ) -> dict[str, Any]:
     """OA, AA (mean per-class recall over the classes present in ``y_true``), kappa, per class.
@@ -47,3 +47,8 @@ def classification_report(
         "n": int(y_true.size),
         "notes": notes,
     }
+
+
+#: the name of earlier versions; not scikit-learn's function of that name (this returns a dict
+#: of OA, AA, Kappa, per-class accuracy and the confusion matrix)
+classification_report = accuracy_report

@@ -27,17 +27,20 @@ def pad_cube(cube: np.ndarray, patch: int, padding: Padding = "zero") -> np.ndar
         return np.pad(chw, ((0, 0), (r, r), (r, r)), mode="constant")
     if padding == "reflect":
         return np.pad(chw, ((0, 0), (r, r), (r, r)), mode="reflect")
-    raise ConfigError(f"--padding must be 'zero' or 'reflect', got {padding!r}")
+    raise ConfigError(f"padding must be 'zero' or 'reflect', got {padding!r}", params=("padding",))
 
 
 def check_patch_size(patch: int, shape: tuple[int, int] | None = None) -> None:
     if int(patch) != patch or patch < 1 or patch % 2 == 0:
         raise ConfigError(
-            f"--patch must be an odd positive size (a window centred on a pixel), got {patch}"
+            f"patch must be an odd positive size (a window centred on a pixel), got {patch}",
+            params=("patch",),
         )
     if shape is not None and patch // 2 >= min(shape):
         # reflect padding needs it, and a window larger than twice the scene is all padding
-        raise ConfigError(f"--patch {patch} is too large for a {shape[0]}×{shape[1]} scene")
+        raise ConfigError(
+            f"patch {patch} is too large for a {shape[0]}×{shape[1]} scene", params=("patch",)
+        )
 
 
 class PatchDataset(Dataset):

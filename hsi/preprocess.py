@@ -20,6 +20,18 @@ _TRANSFORM_CHUNK_PIXELS = 262_144
 _MIN_VARIANCE_RATIO = 1e-12
 
 
+def check_components(k: int, n_bands: int | None = None, *, param: str = "pca") -> int:
+    """The one check of a component count: at least 1, and no more than the cube's bands."""
+    if k < 1:
+        raise ConfigError(f"{param} must be at least 1, got {k}", params=(param,))
+    if n_bands is not None and k > n_bands:
+        raise ConfigError(
+            f"{param} {k} asks for more components than the cube's {n_bands} bands",
+            params=(param,),
+        )
+    return k
+
+
 class PCAReducer:
     """Reduce a cube ``(H, W, B)`` to ``(H, W, k)`` float32 principal components.
 
@@ -42,11 +54,7 @@ class PCAReducer:
         """Fit on every pixel of ``cube`` or, with ``pixels`` (N × 2 row/col), on those only."""
         cube = _as_cube(cube)
         n_bands = cube.shape[2]
-        k = int(self.n_components)
-        if k < 1:
-            raise ConfigError(f"--pca must be at least 1, got {k}")
-        if k > n_bands:
-            raise ConfigError(f"--pca {k} asks for more components than the cube's {n_bands} bands")
+        k = check_components(int(self.n_components), n_bands, param="n_components")
         if pixels is None:
             x = cube.reshape(-1, n_bands)
         else:
@@ -147,8 +155,9 @@ def _check_rank(variance: np.ndarray, k: int, where: str) -> None:
         raise DataError(f"PCA: every pixel of {where} has the same spectrum; nothing to reduce")
     if usable < k:
         raise ConfigError(
-            f"--pca {k}: {where} has only {usable} spectral directions with non-zero variance; "
-            f"use --pca {usable} or fewer"
+            f"pca {k}: {where} has only {usable} spectral directions with non-zero variance; "
+            f"use pca {usable} or fewer",
+            params=("pca",),
         )
 
 

@@ -9,6 +9,8 @@
 - :func:`point_latest` replaces ``<out>/latest`` atomically with a link to a complete folder.
   Run folders are never removed by another run, so ``latest`` never points at a folder that can
   vanish.
+- :func:`write_run` writes a training run's folder with all of the above: ``model.pt``,
+  ``metrics.json``, ``history.csv`` and the figures, then ``latest``.
 """
 
 from __future__ import annotations
@@ -21,10 +23,21 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from hsi.atomic import current_umask, make_parents, reason, remove_empty
+from hsi.atomic import current_umask, make_parents, reason, remove_empty, write_text
 from hsi.errors import OutputError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from hsi.bundle import ModelBundle
+    from hsi.config import TrainConfig
+    from hsi.data.scene import Scene
+
+HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_classes")
 
 # renames that lose against a folder of the same name (Linux: ENOTEMPTY, others: EEXIST)
 _TAKEN = (errno.EEXIST, errno.ENOTEMPTY)
@@ -166,3 +179,68 @@ def _replace(tmp: Path, final: Path) -> Path:
         else:
             old.unlink()
     return final
+
+
+# ----------------------------------------------------------------------------- a training run
+def check_run_target(config: TrainConfig, run_dir: str | Path | None) -> None:
+    """Before any work: the folder a run will be written to can be made and written to."""
+    if run_dir is None:
+        check_out_dir(config.out)
+        check_latest(config.out)
+    else:
+        check_out_dir(Path(run_dir).parent, "run folder")
+
+
+def run_name(config: TrainConfig) -> str:
+    """``<scene>_<model>_s<seed>_<time>``; :func:`staged_folder` appends a random suffix."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{config.scene_name}_{config.model}_s{config.seed}_{stamp}"
+
+
+def write_run(
+    config: TrainConfig,
+    run_dir: str | Path | None,
+    *,
+    bundle: ModelBundle,
+    metrics: dict[str, Any],
+    history: list[dict[str, Any]],
+    scene: Scene,
+    pred_ids: np.ndarray,
+) -> Path:
+    """Write the run folder complete or not at all; ``run_dir=None``: a new one under
+    ``config.out``, which ``latest`` then points at. Returns the folder."""
+    import json
+
+    from hsi.tables import csv_text
+
+    if run_dir is None:
+        parent, name, unique = Path(config.out), run_name(config), True
+    else:
+        parent, name, unique = Path(run_dir).parent, Path(run_dir).name, False
+    with staged_folder(parent, name, unique=unique) as stage:
+        bundle.save(stage.path / "model.pt")
+        write_text(stage.path / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        write_text(stage.path / "history.csv", csv_text(history, HISTORY_COLUMNS))
+        _draw_run(stage.path, scene, pred_ids, bundle, metrics, history)
+    if run_dir is None:
+        point_latest(stage.final)
+    return stage.final
+
+
+def _draw_run(folder: Path, scene: Scene, pred_ids, bundle, metrics, history) -> None:
+    import numpy as np
+
+    from hsi import render
+
+    ids, names = scene.class_ids, scene.class_names
+    palette = np.asarray(bundle.palette, dtype=np.uint8)
+    m = metrics
+    title = f"{scene.name}: OA {m['oa']:.3f}  AA {m['aa']:.3f}  κ {m['kappa']:.3f}"
+    render.save_map(folder / "map.png", pred_ids, ids, names, palette, title=title)
+    labeled = np.where(scene.labels != 0, pred_ids, 0)
+    render.save_map(folder / "map_labeled.png", labeled, ids, names, palette, title=title)
+    render.save_panels(
+        folder / "panels.png", scene.labels, pred_ids, ids, names, palette, title=title
+    )
+    render.save_confusion(folder / "confusion.png", np.asarray(m["confusion"]), ids, names)
+    render.save_curves(folder / "curves.png", history)

@@ -25,12 +25,14 @@ from hsi.errors import ConfigError
 MAX_SEED = 2**63 - 1
 
 
-def check_seed(seed: object, option: str = "--seed") -> int:
+def check_seed(seed: object, option: str = "seed") -> int:
     """``seed`` as an int in 0 .. :data:`MAX_SEED`, or a ConfigError naming ``option``."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ConfigError(f"{option} must be an integer, got {seed!r}")
+        raise ConfigError(f"{option} must be an integer, got {seed!r}", params=(option,))
     if not 0 <= seed <= MAX_SEED:
-        raise ConfigError(f"{option} must be between 0 and 2**63 - 1 ({MAX_SEED}), got {seed}")
+        raise ConfigError(
+            f"{option} must be between 0 and 2**63 - 1 ({MAX_SEED}), got {seed}", params=(option,)
+        )
     return int(seed)
 
 

@@ -60,14 +60,20 @@ def make_split(
     if labels.ndim != 2:
         raise ConfigError(f"labels must be 2-D, got shape {labels.shape}")
     rng = np.random.default_rng(seed)
-    train_size = check_size("--train-size", train_size)
-    val_size = check_size("--val-size", val_size, allow_zero=True)
+    train_size = check_size("train_size", train_size)
+    val_size = check_size("val_size", val_size, allow_zero=True)
     if strategy == "spatial":
         if not isinstance(train_size, float):
-            raise ConfigError("--split spatial takes --train-size as a fraction in (0, 1)")
+            raise ConfigError(
+                "split spatial takes train_size as a fraction in (0, 1)",
+                params=("split", "train_size"),
+            )
         return _spatial_split(labels, train_size, val_size, rng, patch, block_size)
     if strategy == "per_class" and isinstance(train_size, float):
-        raise ConfigError("--split per_class takes --train-size as an integer count per class")
+        raise ConfigError(
+            "split per_class takes train_size as an integer count per class",
+            params=("split", "train_size"),
+        )
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown split {strategy!r}; choose one of: {', '.join(STRATEGIES)}")
     return _random_split(labels, train_size, val_size, rng)
@@ -114,7 +120,7 @@ def _spatial_split(labels, train_frac, val_size, rng, patch, block_size) -> Spli
     r = patch // 2
     block = int(block_size or max(patch, 2 * r + 1))
     if block < 1:
-        raise ConfigError(f"--block-size must be positive, got {block}")
+        raise ConfigError(f"block_size must be positive, got {block}", params=("block_size",))
     classes = _classes(labels)
     block_id = (np.arange(h)[:, None] // block) * ((w + block - 1) // block) + (
         np.arange(w)[None, :] // block
@@ -230,7 +236,10 @@ def _classes(labels: np.ndarray) -> np.ndarray:
 
 def check_size(option: str, size, *, allow_zero: bool = False) -> float | int:
     if isinstance(size, bool):
-        raise ConfigError(f"{option} must be a fraction in (0, 1) or a positive count, got {size}")
+        raise ConfigError(
+            f"{option} must be a fraction in (0, 1) or a positive count, got {size}",
+            params=(option,),
+        )
     if isinstance(size, float) and size.is_integer() and size >= 1:
         size = int(size)
     if isinstance(size, (int, np.integer)):
@@ -240,7 +249,8 @@ def check_size(option: str, size, *, allow_zero: bool = False) -> float | int:
     elif isinstance(size, float) and (0 < size < 1 or (allow_zero and size == 0)):
         return float(size)
     raise ConfigError(
-        f"{option} must be a fraction in (0, 1) or a positive integer count per class, got {size}"
+        f"{option} must be a fraction in (0, 1) or a positive integer count per class, got {size}",
+        params=(option,),
     )
 
 

@@ -21,7 +21,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from hsi.errors import HSIError, TrainingError
+from hsi.inference import predict_patches
 from hsi.patches import PatchDataset
+from hsi.progress import EpochBar
 from hsi.seeding import make_generator, seed_worker
 
 
@@ -78,7 +80,7 @@ def fit(
     best_state, best_epoch, best_val, since_best = None, 0, -math.inf, 0
     stopped_early = interrupted = False
     seen, t0 = 0, time.perf_counter()
-    bar = _Progress(epochs, len(loader), enabled=progress)
+    bar = EpochBar(epochs, len(loader), enabled=progress)
     try:
         with bar:
             for epoch in range(1, epochs + 1):
@@ -90,7 +92,9 @@ def fit(
                     logits = model(x)
                     loss = loss_fn(logits, y)
                     if not torch.isfinite(loss):  # before the step spreads it into the weights
-                        raise TrainingError(_diverged(epoch, f"the loss is {loss.item()}", lr))
+                        raise TrainingError(
+                            _diverged(epoch, f"the loss is {loss.item()}", lr), params=("lr",)
+                        )
                     loss.backward()
                     optimizer.step()
                     total_loss += float(loss.detach()) * len(y)
@@ -99,7 +103,9 @@ def fit(
                     bar.step(total_loss / count, correct / count)
                 seen += count
                 if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-                    raise TrainingError(_diverged(epoch, "a weight is NaN or Inf", lr))
+                    raise TrainingError(
+                        _diverged(epoch, "a weight is NaN or Inf", lr), params=("lr",)
+                    )
                 row = {
                     "epoch": epoch,
                     "train_loss": total_loss / count,
@@ -180,98 +186,13 @@ def evaluate(
     model: nn.Module, data: PatchDataset, batch_size: int = 256, device: torch.device | str = "cpu"
 ) -> tuple[float, float, np.ndarray]:
     """Mean loss, accuracy and predicted class indices, with dropout off and no autograd."""
-    preds = predict_patches(model, data, batch_size, device, return_loss=True)
-    predicted, loss = preds
+    predicted, loss = predict_patches(model, data, batch_size, device, return_loss=True)
     acc = float((predicted == data.targets).mean()) if len(data) else float("nan")
     return loss, acc, predicted
 
 
-def predict_patches(
-    model: nn.Module,
-    data: PatchDataset,
-    batch_size: int = 256,
-    device: torch.device | str = "cpu",
-    *,
-    return_loss: bool = False,
-):
-    """Class indices for every window of ``data`` (and the mean loss against its targets)."""
-    was_training = model.training
-    model.eval()
-    out = np.empty(len(data), dtype=np.int64)
-    total_loss = 0.0
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(data), batch_size):
-                idx = np.arange(start, min(start + batch_size, len(data)))
-                x, y = data.get_batch(idx)
-                logits = model(x.to(device))
-                out[idx] = logits.argmax(1).cpu().numpy()
-                if return_loss:
-                    loss = nn.functional.cross_entropy(logits, y.to(device), reduction="sum")
-                    total_loss += float(loss)
-    finally:
-        model.train(was_training)
-    if return_loss:
-        return out, total_loss / max(len(data), 1)
-    return out
-
-
-class _Progress:
-    """A rich progress bar over epochs and batches; silent when disabled."""
-
-    def __init__(self, epochs: int, batches: int, enabled: bool) -> None:
-        self.enabled = enabled
-        self.epochs, self.batches = epochs, batches
-        if enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._p = Progress(
-                TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.3f}"),
-                TextColumn("{task.fields[val]}"),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                transient=False,
-            )
-            self._task = self._p.add_task(
-                "train", total=epochs * batches, epoch=1, epochs=epochs, loss=0.0, acc=0.0, val=""
-            )
-
-    def __enter__(self):
-        if self.enabled:
-            self._p.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self._p.__exit__(*exc)
-
-    def step(self, loss: float, acc: float) -> None:
-        if self.enabled:
-            self._p.update(self._task, advance=1, loss=loss, acc=acc)
-
-    def epoch_done(self, epoch: int, row: dict[str, Any]) -> None:
-        if self.enabled:
-            val = "" if row["val_acc"] is None else f"val acc {row['val_acc']:.3f}"
-            self._p.update(
-                self._task,
-                completed=epoch * self.batches,
-                epoch=min(epoch + 1, self.epochs),
-                val=val,
-            )
-
-
 def _diverged(epoch: int, what: str, lr: float) -> str:
     return (
-        f"training diverged in epoch {epoch}: {what}; nothing was saved. Lower --lr "
+        f"training diverged in epoch {epoch}: {what}; nothing was saved. Lower lr "
         f"(now {lr:g}) or check the scene for extreme values"
     )

@@ -61,7 +61,7 @@ def test_patience_zero_trains_every_epoch(scene_file, tmp_path):
 def test_bundle_loads_with_weights_only(trained):
     payload = torch.load(trained / "model.pt", weights_only=True)
     assert payload["class_ids"] == IDS
-    assert payload["patch"] == 9 and payload["bands"] == 24
+    assert payload["patch"] == 9 and payload["n_bands"] == 24
     assert isinstance(payload["reducer_state"]["components"], torch.Tensor)
 
 
@@ -135,7 +135,7 @@ def check_user_error(result, *needles: str) -> None:
         (["--patch", "8"], ["--patch", "odd"]),
         (["--patch", "101"], ["--patch 101", "too large"]),
         (["--pca", "99"], ["--pca 99", "24 bands"]),
-        (["--split", "diagonal"], ["unknown --split"]),
+        (["--split", "diagonal"], ["--split", "'diagonal' is not one of"]),
         (["--threads", "0"], ["--threads"]),
     ],
 )
@@ -235,3 +235,16 @@ def test_every_family_trains_and_maps_through_the_same_commands(workdir, tmp_pat
     res = invoke("predict", workdir / "cube.npy", "--model", tmp_path / "runs" / "latest",
                  "--out", tmp_path / "d.png", "--method", "dense")  # fmt: skip
     check_user_error(res, "--method dense")
+
+
+def test_a_version_1_bundle_still_loads(trained, tmp_path):
+    """hsi 0.1 stored the sensor's band count as "bands"; its bundles map scenes as before."""
+    from hsi.bundle import ModelBundle
+
+    payload = torch.load(trained / "model.pt", weights_only=True)
+    payload["version"] = 1
+    payload["bands"] = payload.pop("n_bands")
+    old = tmp_path / "old.pt"
+    torch.save(payload, old)
+    bundle = ModelBundle.load(old)
+    assert bundle.n_bands == bundle.bands == 24

@@ -27,6 +27,7 @@ from hsi.data.fetch import (
 )
 from hsi.data.registry import RemoteFile, SceneInfo, get_scene_info, list_scenes
 from hsi.errors import ChecksumError, DataError, DownloadError
+from hsi.progress import DownloadBar
 
 # Port 9 (discard) has no listener here: any attempt to use the network fails at once.
 UNREACHABLE = "http://127.0.0.1:9"
@@ -416,7 +417,7 @@ def test_progress_is_off_when_not_on_a_terminal(tmp_path, server, tiny, capsys):
 
 
 def test_progress_object_speaks_poochs_protocol():
-    bar = fetch._RichDownloadBar("file.mat")
+    bar = DownloadBar("file.mat")
     bar.total = 100
     bar.update(60)
     bar.update(60)

@@ -178,7 +178,7 @@ def test_initialisation_is_seeded(init):
 def test_unknown_init_is_refused():
     with pytest.raises(ModelError, match="init must be one of reference, torch"):
         build("hybridsn", init="glorot")
-    with pytest.raises(ConfigError, match="--init"):
+    with pytest.raises(ConfigError, match="init must be one of reference, torch"):
         TrainConfig(dataset="indian_pines", init="kaiming").validate()
 
 

@@ -84,7 +84,6 @@ def test_dataloader_workers_change_nothing(runs):
     metrics_w, metrics_a = comparable_metrics(w), comparable_metrics(a)
     for m in (metrics_w, metrics_a):
         m["config"].pop("workers")
-        m["config"].pop("quiet")
     assert metrics_w == metrics_a
 
 

@@ -95,7 +95,7 @@ def test_leakage_counts_chebyshev_neighbourhood():
 
 @pytest.mark.parametrize("size", [0, -1, 1.5, 0.0, True])
 def test_bad_train_size(size):
-    with pytest.raises(ConfigError, match="--train-size"):
+    with pytest.raises(ConfigError, match="train_size"):
         make_split(np.ones((4, 4), dtype=int), train_size=size)
 
 

@@ -78,7 +78,7 @@ def test_state_round_trips_through_a_weights_only_bundle(tmp_path):
     reducer = PCAReducer(6).fit(np.random.default_rng(0).normal(size=(8, 8, 10)))
     bundle = ModelBundle(
         model_name="svm", model_options={}, state_dict=model.state_dict(),
-        reducer_state=reducer.state_dict(), patch=3, padding="zero", bands=10,
+        reducer_state=reducer.state_dict(), patch=3, padding="zero", n_bands=10,
         class_ids=[1, 2, 3], class_names=["a", "b", "c"], palette=[[0, 0, 0]] * 3,
     )  # fmt: skip
     bundle.save(tmp_path / "model.pt")

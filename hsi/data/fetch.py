@@ -29,8 +29,6 @@ import hashlib
 import json
 import os
 import re
-import sys
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -39,9 +37,10 @@ from typing import Any
 import numpy as np
 import pooch
 
+from hsi.atomic import atomic_path, reason, write_text
 from hsi.data.registry import SPY_COLORS, RemoteFile, SceneInfo, get_scene_info, list_scenes
 from hsi.data.scene import Scene
-from hsi.errors import ChecksumError, DataError, DownloadError
+from hsi.errors import ChecksumError, DataError, DownloadError, OutputError
 
 __all__ = [
     "CHECKSUMS_FILE",
@@ -243,51 +242,49 @@ def _download(remote: RemoteFile, url: str, folder: Path, progress: bool | None)
     """Stream ``url`` into ``folder/<filename>``; only a complete, verified file lands there."""
     import requests  # pooch's own HTTP dependency
 
+    from hsi.progress import DownloadBar, wanted
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _remove_stale_parts(folder, remote.filename)
-        fd, tmp_name = tempfile.mkstemp(
-            dir=folder, prefix=f".{remote.filename}.", suffix=_PART_SUFFIX
-        )
-        os.close(fd)
     except OSError as exc:
         raise DownloadError(f"cannot write to {folder}: {exc.strerror or exc}") from exc
-    tmp = Path(tmp_name)
-    bar = _RichDownloadBar(remote.filename) if _want_progress(progress) else None
+    bar = DownloadBar(remote.filename) if wanted(progress) else None
     try:
-        downloader = pooch.HTTPDownloader(
-            progressbar=bar if bar is not None else False,
-            chunk_size=_CHUNK_SIZE,
-            timeout=_TIMEOUT,
-        )
-        try:
-            downloader(url, str(tmp), None)
-        except requests.exceptions.RequestException as exc:
-            raise DownloadError(
-                f"could not download {remote.filename} from {url}: {_reason(exc)}"
-            ) from exc
-        except OSError as exc:
-            raise DownloadError(
-                f"could not write {remote.filename} to {folder}: {exc.strerror or exc}"
-            ) from exc
-        digests = _hash_file(tmp, {"sha256", remote.algorithm or "sha256"})
-        if remote.checksum is not None and digests[remote.algorithm] != remote.digest:
-            raise ChecksumError(
-                f"{remote.filename} downloaded from {url} has {_ALG_NAMES[remote.algorithm]} "
-                f"{digests[remote.algorithm]} but {remote.digest} is expected; the download was "
-                "discarded — try again, and if it persists the server's copy differs from the "
-                "published one"
+        # the bytes arrive under a hidden .part name; a wrong checksum discards them
+        with atomic_path(folder / remote.filename, temp_suffix=_PART_SUFFIX) as tmp:
+            downloader = pooch.HTTPDownloader(
+                progressbar=bar if bar is not None else False,
+                chunk_size=_CHUNK_SIZE,
+                timeout=_TIMEOUT,
             )
-        os.replace(tmp, folder / remote.filename)
-        if remote.checksum is None:
-            # Should the record fail to be written (disk full), the next load records it instead.
-            with contextlib.suppress(OSError):
-                _record(folder, remote.filename, digests["sha256"], source=url)
+            try:
+                downloader(url, str(tmp), None)
+            except requests.exceptions.RequestException as exc:
+                raise DownloadError(
+                    f"could not download {remote.filename} from {url}: {_reason(exc)}"
+                ) from exc
+            except OSError as exc:
+                raise DownloadError(
+                    f"could not write {remote.filename} to {folder}: {exc.strerror or exc}"
+                ) from exc
+            digests = _hash_file(tmp, {"sha256", remote.algorithm or "sha256"})
+            if remote.checksum is not None and digests[remote.algorithm] != remote.digest:
+                raise ChecksumError(
+                    f"{remote.filename} downloaded from {url} has "
+                    f"{_ALG_NAMES[remote.algorithm]} {digests[remote.algorithm]} but "
+                    f"{remote.digest} is expected; the download was discarded — try again, and "
+                    "if it persists the server's copy differs from the published one"
+                )
+    except OutputError as exc:
+        raise DownloadError(f"cannot write to {folder}: {reason(exc)}") from exc
     finally:
         if bar is not None:
             bar.close()
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    if remote.checksum is None:
+        # Should the record fail to be written (disk full), the next load records it instead.
+        with contextlib.suppress(OSError):
+            _record(folder, remote.filename, digests["sha256"], source=url)
 
 
 def _verify_present(path: Path, remote: RemoteFile) -> None:
@@ -352,15 +349,7 @@ def _record(folder: Path, filename: str, sha256: str, *, source: str) -> None:
         "source": source,
         "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{CHECKSUMS_FILE}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(records, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp_name, folder / CHECKSUMS_FILE)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+    write_text(folder / CHECKSUMS_FILE, json.dumps(records, indent=2, sort_keys=True) + "\n")
 
 
 def _remove_stale_parts(folder: Path, filename: str) -> None:
@@ -387,69 +376,3 @@ def _reason(exc: BaseException) -> str:
         return f"cannot connect ({detail})"
     text = " ".join(str(exc).split())
     return text[:200] or type(exc).__name__
-
-
-def _want_progress(progress: bool | None) -> bool:
-    if progress is None:
-        return bool(getattr(sys.stderr, "isatty", lambda: False)())
-    return bool(progress)
-
-
-class _RichDownloadBar:
-    """A progress bar with the interface pooch's HTTPDownloader drives (tqdm is not installed).
-
-    pooch sets ``total`` once the response headers arrive, calls ``update(n)`` per chunk, then
-    ``reset()``, ``update(total)`` and ``close()`` after the last one.
-    """
-
-    def __init__(self, description: str) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-        )
-        self._description = description
-        self._task: Any = None
-        self._total = 0
-        self._closed = False
-
-    @property
-    def total(self) -> int:
-        return self._total
-
-    @total.setter
-    def total(self, value: int) -> None:
-        self._total = int(value or 0)
-        total = self._total or None  # unknown length: an indeterminate bar
-        if self._task is None:
-            self._progress.start()
-            self._task = self._progress.add_task(self._description, total=total)
-        else:
-            self._progress.update(self._task, total=total)
-
-    def update(self, n: int) -> None:
-        if self._task is not None:
-            self._progress.advance(self._task, n)
-
-    def reset(self) -> None:
-        if self._task is not None:
-            self._progress.reset(self._task, total=self._total or None)
-
-    def close(self) -> None:
-        # Called by pooch on success and by us in every case; stopping twice must be harmless.
-        if not self._closed:
-            self._closed = True
-            self._progress.stop()

@@ -89,7 +89,10 @@ def read_cube(path: str | Path, key: str | None = None) -> np.ndarray:
     suffix = _check_file(path)
     if suffix in ENVI_SUFFIXES:
         if key is not None:
-            raise DataError(f"{path.name}: an ENVI file holds one cube; --cube-key does not apply")
+            raise DataError(
+                f"{path.name}: an ENVI file holds one cube; cube_key does not apply",
+                params=("cube_key",),
+            )
         return _read_envi(path)
     arrays = _read_arrays(path, suffix)
     cube = _pick(arrays, key, path, what="cube", wanted=_is_cube, expect="a 3-D numeric array")
@@ -225,10 +228,11 @@ def _pick(arrays, key, path: Path, *, what: str, wanted, expect: str) -> np.ndar
     if not found:
         raise DataError(f"{path.name}: expected {expect} for the {what}, found: {shapes}")
     if len(found) > 1:
-        flag = "--cube-key" if what == "cube" else "--labels-key"
+        key = "cube_key" if what == "cube" else "labels_key"
         raise DataError(
             f"{path.name}: several candidates for the {what} ({', '.join(found)}); "
-            f"name one with {flag}"
+            f"name one with {key}",
+            params=(key,),
         )
     return arrays[found[0]]
 
@@ -266,7 +270,8 @@ def _check_finite(cube: np.ndarray, gt: np.ndarray | None, path: Path, policy: N
     if policy == "error":
         raise DataError(
             f"{path.name}: {n_bad} pixels contain NaN or Inf; clean the cube, or pass "
-            f"--nonfinite mask to zero-fill them and treat them as unlabeled"
+            f"nonfinite mask to zero-fill them and treat them as unlabeled",
+            params=("nonfinite",),
         )
     cube = np.array(cube)  # never write into the user's memory map
     cube[bad] = 0

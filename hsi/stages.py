@@ -1,0 +1,326 @@
+"""The stages of a training run, each a function with explicit inputs and outputs.
+
+    prepare (load, PCA) → split → reduce → fit → map → score → (bundle, metrics) → write
+
+:func:`hsi.experiment.train_run` chains them for ``hsi train``; a sweep calls ``prepare`` once
+and ``train_run`` per seed; other front ends (an estimator, a cluster task) compose the same
+functions. Writing the run folder is :mod:`hsi.runfolder`'s job.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from hsi.bundle import ModelBundle
+from hsi.config import TrainConfig
+from hsi.data.scene import Scene, ids_to_indices, indices_to_ids
+from hsi.errors import ConfigError, DataError
+from hsi.inference import predict_indices
+from hsi.metrics import accuracy_report
+from hsi.patches import PatchDataset, pad_cube
+from hsi.preprocess import PCAReducer, check_components
+from hsi.splits import Split, make_split
+from hsi.training import FitResult
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class PreparedScene:
+    """A scene loaded and, when the PCA does not depend on the split, reduced once."""
+
+    scene: Scene
+    reducer: PCAReducer | None = None
+    reduced: np.ndarray | None = None
+
+
+@dataclass
+class Trained:
+    """A fitted model and what its fit reported."""
+
+    model: torch.nn.Module
+    fit: FitResult
+    init_rule: str
+
+
+@dataclass
+class Mapped:
+    """Class indices (0..K-1) of every pixel, and how long the mapping took."""
+
+    index: np.ndarray
+    seconds: float
+
+
+# ------------------------------------------------------------------------------------ prepare
+def load_scene(config: TrainConfig, progress: bool = False) -> Scene:
+    """The scene ``config`` names: a standard dataset (fetched into the cache) or the user's."""
+    if config.dataset is not None:
+        from hsi.data.fetch import load_dataset
+
+        return load_dataset(config.dataset, config.data_dir, progress=progress)
+    from hsi.data.io import read_scene
+
+    return read_scene(
+        config.scene,
+        config.labels,
+        cube_key=config.cube_key,
+        labels_key=config.labels_key,
+        nonfinite=config.nonfinite,
+    )
+
+
+def prepare(config: TrainConfig, progress: bool = False) -> PreparedScene:
+    """Load the scene and, with ``pca_fit='scene'``, fit and apply the PCA: reusable over seeds."""
+    scene = load_scene(config, progress)
+    check_trainable(scene, config)
+    if config.pca_fit != "scene":
+        return PreparedScene(scene)
+    reducer = PCAReducer(config.pca, whiten=config.whiten).fit(scene.cube)
+    return PreparedScene(scene, reducer, reducer.transform(scene.cube))
+
+
+def check_trainable(scene: Scene, config: TrainConfig) -> None:
+    """A ground truth with two classes or more, and no more PCA components than bands."""
+    if scene.labels is None:
+        raise DataError(f"{scene.name}: no ground truth to train on")
+    if scene.n_classes < 2:
+        raise DataError(
+            f"{scene.name}: the ground truth has {scene.n_classes} class; need at least 2"
+        )
+    check_components(config.pca, scene.shape[2])
+
+
+# ------------------------------------------------------------------------------------ split
+def split_pixels(scene: Scene, config: TrainConfig, say: Log) -> Split:
+    """Training, validation and test pixels; an error when no test pixel is left."""
+    split = make_split(
+        scene.labels,
+        config.split,
+        train_size=config.train_size,
+        val_size=config.val_size,
+        seed=config.seed,
+        patch=config.patch,
+        block_size=config.block_size,
+    )
+    for note in split.notes:
+        say(note)
+    if len(split.test) == 0:
+        raise ConfigError(_no_test_pixel(scene))
+    return split
+
+
+def reduce(prepared: PreparedScene, split: Split, config: TrainConfig):
+    """The PCA and the reduced cube: the prepared ones, or fitted on the training pixels now."""
+    if prepared.reducer is not None and prepared.reduced is not None:
+        return prepared.reducer, prepared.reduced
+    pixels = split.train if config.pca_fit == "train" else None
+    reducer = PCAReducer(config.pca, whiten=config.whiten).fit(prepared.scene.cube, pixels)
+    return reducer, reducer.transform(prepared.scene.cube)
+
+
+# ------------------------------------------------------------------------------------ fit
+def fit_model(
+    config: TrainConfig,
+    scene: Scene,
+    reduced: np.ndarray,
+    split: Split,
+    *,
+    device: torch.device,
+    progress: bool = False,
+    say: Log = lambda msg: None,
+) -> Trained:
+    """Build ``config.model`` with its initialisation and train it on the split's pixels."""
+    from hsi.models import create_model
+    from hsi.training import fit
+
+    index_map = ids_to_indices(scene.labels, scene.class_ids)
+    padded = pad_cube(reduced, config.patch, config.padding)
+
+    def windows(coords: np.ndarray) -> PatchDataset:
+        targets = index_map[coords[:, 0], coords[:, 1]]
+        return PatchDataset(reduced, coords, targets, patch=config.patch, padded=padded)
+
+    model = create_model(
+        config.model,
+        bands=reduced.shape[2],
+        patch=config.patch,
+        n_classes=scene.n_classes,
+        init=config.init,
+        **config.model_options,
+    )
+    result = fit(
+        model,
+        windows(split.train),
+        windows(split.val) if len(split.val) else None,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        patience=config.patience,
+        seed=config.seed,
+        workers=config.workers,
+        device=device,
+        progress=progress,
+    )
+    for note in result.notes:
+        say(note)
+    if result.interrupted:
+        say(f"interrupted: keeping the best weights so far (epoch {result.best_epoch})")
+    init_rule = model.reference_init if config.init == "reference" else "torch"
+    return Trained(model, result, init_rule)
+
+
+# ------------------------------------------------------------------------------------ map
+def map_scene(
+    model: torch.nn.Module,
+    reduced: np.ndarray,
+    config: TrainConfig,
+    *,
+    device: torch.device,
+    progress: bool = False,
+) -> Mapped:
+    """Every pixel of the scene classified, timed."""
+    t0 = time.perf_counter()
+    index = predict_indices(
+        model, reduced, patch=config.patch, padding=config.padding, device=device, progress=progress
+    )
+    return Mapped(index, time.perf_counter() - t0)
+
+
+# ------------------------------------------------------------------------------------ score
+def score(scene: Scene, split: Split, index: np.ndarray) -> dict[str, Any]:
+    """OA, AA, Kappa, per-class accuracy and confusion on the test pixels only."""
+    index_map = ids_to_indices(scene.labels, scene.class_ids)
+    rows, cols = split.test[:, 0], split.test[:, 1]
+    return accuracy_report(
+        index_map[rows, cols], index[rows, cols], scene.class_ids, scene.class_names
+    )
+
+
+# ------------------------------------------------------------------------------------ record
+def palette_of(scene: Scene) -> np.ndarray:
+    """The scene's own class colours, or the default palette."""
+    from hsi.render.palette import default_palette
+
+    if scene.palette is not None and len(scene.palette) == scene.n_classes:
+        return np.asarray(scene.palette, dtype=np.uint8)
+    return default_palette(scene.n_classes)
+
+
+def make_bundle(
+    config: TrainConfig, scene: Scene, trained: Trained, reducer: PCAReducer
+) -> ModelBundle:
+    """Everything needed to map a new scene: weights, PCA, classes, colours, the recipe."""
+    return ModelBundle(
+        model_name=config.model,
+        model_options=dict(config.model_options),
+        state_dict=trained.model.state_dict(),
+        reducer_state=reducer.state_dict(),
+        patch=config.patch,
+        padding=config.padding,
+        n_bands=scene.shape[2],
+        class_ids=[int(i) for i in scene.class_ids],
+        class_names=list(scene.class_names),
+        palette=palette_of(scene).tolist(),
+        config=config.to_dict(),
+        info={
+            "scene": scene.name,
+            "best_epoch": trained.fit.best_epoch,
+            "init": config.init,
+            "init_rule": trained.init_rule,
+        },
+    )
+
+
+def run_metrics(
+    config: TrainConfig,
+    scene: Scene,
+    split: Split,
+    trained: Trained,
+    report: dict[str, Any],
+    timings: dict[str, float],
+    device: torch.device,
+) -> dict[str, Any]:
+    """The content of metrics.json: scores, split sizes, training facts, timings, versions."""
+    from hsi.seeding import reproducibility_state
+
+    result = trained.fit
+    return {
+        **{k: report[k] for k in ("oa", "aa", "kappa")},
+        "per_class": report["per_class"],
+        "confusion": report["confusion"],
+        "notes": split.notes + result.notes + report["notes"],
+        "scene": {"name": scene.name, "shape": list(scene.shape), "classes": scene.n_classes},
+        "split": {**split.sizes(), "strategy": config.split},
+        "training": {
+            "best_epoch": result.best_epoch,
+            "best_val_acc": result.best_val_acc,
+            "epochs_run": len(result.history),
+            "stopped_early": result.stopped_early,
+            "interrupted": result.interrupted,
+            "samples_per_s": result.samples_per_s,
+            "init": config.init,
+            "init_rule": trained.init_rule,
+        },
+        "timings_s": timings,
+        "seed": config.seed,
+        "device": str(device),
+        "reproducibility": reproducibility_state(),
+        "versions": versions(),
+        "config": config.to_dict(),
+    }
+
+
+def versions() -> dict[str, str]:
+    """The library versions a result depends on."""
+    import numpy
+    import sklearn
+
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto``: CUDA, then Apple's MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device must be auto, cpu, cuda or mps, got {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device cuda: no CUDA device is available here")
+    return device
+
+
+def to_ids(index: np.ndarray, scene_or_ids: Scene | np.ndarray) -> np.ndarray:
+    """Class indices back to the ground truth's own ids (unlabeled and masked pixels: 0)."""
+    ids = scene_or_ids.class_ids if isinstance(scene_or_ids, Scene) else scene_or_ids
+    return indices_to_ids(index, ids)
+
+
+def _no_test_pixel(scene: Scene) -> str:
+    counts = np.unique(scene.labels[scene.labels != 0], return_counts=True)[1]
+    if counts.max() < 2:
+        return (
+            f"{scene.name}: every class has a single labeled pixel, and it goes to training; "
+            "a class needs at least 2 labeled pixels (one to train on, one to test): label more"
+        )
+    return "the split leaves no test pixel; lower train_size"

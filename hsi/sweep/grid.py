@@ -1,0 +1,71 @@
+"""The sweep's axes from the command line: seeds (``0-9``, ``0,3,7``) and training sizes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from hsi.errors import ConfigError
+
+_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
+
+# A sweep trains one run per seed: far more than this is a typo (0-100000000000), not a plan,
+# and building the list alone would exhaust the memory.
+MAX_SEEDS = 10_000
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-9"``, ``"0,3,7"``, ``"0-4,10"`` → seeds in the order given, each once."""
+    from hsi.seeding import check_seed
+
+    seeds: list[int] = []
+    count = 0
+    for part in str(text).split(","):
+        match = _RANGE.match(part.strip())
+        if not match:
+            raise ConfigError(
+                f"seeds: expected non-negative seeds like 0-9, 0,3,7 or 0-4,10, got {text!r}",
+                params=("seeds",),
+            )
+        first = int(match.group(1))
+        last = int(match.group(2)) if match.group(2) is not None else first
+        if last < first:
+            raise ConfigError(
+                f"seeds: range {part.strip()!r} runs backwards; write {last}-{first}",
+                params=("seeds",),
+            )
+        check_seed(last, "seeds")
+        count += last - first + 1
+        if count > MAX_SEEDS:
+            raise ConfigError(
+                f"seeds {text}: {count:,} seeds or more; a sweep takes at most {MAX_SEEDS:,}",
+                params=("seeds",),
+            )
+        seeds.extend(range(first, last + 1))
+    return list(dict.fromkeys(seeds))
+
+
+def parse_train_sizes(text: str | float | int | Sequence[float | int]) -> list[float | int]:
+    """``"0.05,0.1,0.3"`` → ``[0.05, 0.1, 0.3]``; each element as ``--train-size`` reads it."""
+    from hsi.splits import parse_size
+
+    if isinstance(text, (int, float)):
+        return [text]
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    sizes: list[float | int] = []
+    for part in parts:
+        if isinstance(part, (int, float)):
+            sizes.append(part)
+            continue
+        if not part.strip():
+            raise ConfigError(f"train_size: empty element in {text!r}", params=("train_size",))
+        try:
+            sizes.append(parse_size(part.strip()))
+        except ConfigError as exc:
+            raise ConfigError(f"train_size: {exc}", params=("train_size",)) from None
+    return list(dict.fromkeys(sizes))
+
+
+def size_label(size: float | int) -> str:
+    """Folder-safe text for a training size: 0.1 → ``0.1``, 50 → ``50``."""
+    return str(size) if isinstance(size, int) else f"{size:g}"

@@ -1,0 +1,112 @@
+"""Statistics over a sweep's runs: one row per run, mean / std / min / max / 95 % CI per metric."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsi.config import TrainConfig
+from hsi.errors import HSIError
+from hsi.sweep.folder import _read_metrics
+
+METRICS = ("oa", "aa", "kappa")
+
+METRIC_LABELS = {"oa": "OA", "aa": "AA", "kappa": "Kappa"}
+
+
+def _row(ts: float | int, seed: int, run_dir: Path, folder: Path) -> dict[str, Any]:
+    metrics = _read_metrics(run_dir)
+    if metrics is None:
+        raise HSIError(f"{run_dir}: the run has no metrics.json after the sweep")
+    row: dict[str, Any] = {"train_size": ts, "seed": seed}
+    row.update({m: metrics[m] for m in METRICS})
+    for cid, entry in metrics["per_class"].items():
+        row[f"class_{cid}"] = entry["accuracy"]
+    timings, training = metrics.get("timings_s", {}), metrics.get("training", {})
+    row["train_time_s"] = timings.get("train")
+    row["total_time_s"] = timings.get("total")
+    row["best_epoch"] = training.get("best_epoch")
+    row["epochs_run"] = training.get("epochs_run")
+    row["test_pixels"] = metrics.get("split", {}).get("test")
+    row["run"] = Path(run_dir).relative_to(folder).as_posix()
+    row["_class_names"] = {cid: e["name"] for cid, e in metrics["per_class"].items()}
+    return row
+
+
+def describe(values: Sequence[float | None]) -> dict[str, Any]:
+    """Mean, sample std (ddof=1), min, max and 95 % t-interval of the finite values.
+
+    With a single value the spread is unknown: std and the interval are ``None``.
+    """
+    x = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    x = x[np.isfinite(x)]
+    n = int(x.size)
+    if n == 0:
+        return {"n": 0, "mean": None, "std": None, "min": None, "max": None, "ci95": None}
+    mean = float(np.mean(x))
+    out: dict[str, Any] = {"n": n, "mean": mean, "std": None, "min": float(x.min())}
+    out["max"] = float(x.max())
+    out["ci95"] = None
+    if n > 1:
+        from scipy import stats
+
+        std = float(np.std(x, ddof=1))
+        half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+        out["std"] = std
+        out["ci95"] = [mean - half, mean + half]
+    return out
+
+
+def summarize(
+    rows: Sequence[dict[str, Any]],
+    *,
+    config: TrainConfig | None = None,
+    seeds: Sequence[int] | None = None,
+    train_sizes: Sequence[float | int] | None = None,
+) -> dict[str, Any]:
+    """Statistics per training size over the runs' rows (see :func:`describe`)."""
+    sizes = list(dict.fromkeys(row["train_size"] for row in rows))
+    class_cols = _class_columns(rows)
+    names: dict[str, str] = {}
+    for row in rows:
+        names.update(row.get("_class_names", {}))
+    groups = []
+    for ts in sizes:
+        sel = [row for row in rows if row["train_size"] == ts]
+        groups.append(
+            {
+                "train_size": ts,
+                "runs": len(sel),
+                "seeds": [row["seed"] for row in sel],
+                "metrics": {m: describe([row[m] for row in sel]) for m in METRICS},
+                "train_time_s": describe([row.get("train_time_s") for row in sel]),
+                "per_class": {
+                    col[len("class_") :]: {
+                        "name": names.get(col[len("class_") :], col),
+                        **describe([row.get(col) for row in sel]),
+                    }
+                    for col in class_cols
+                },
+            }
+        )
+    summary: dict[str, Any] = {"runs": len(rows), "groups": groups}
+    if config is not None:
+        summary.update(scene=config.scene_name, model=config.model, config=config.to_dict())
+        summary["config"].pop("seed")
+        summary["config"].pop("train_size")
+    if seeds is not None:
+        summary["seeds"] = list(seeds)
+    if train_sizes is not None:
+        summary["train_sizes"] = list(train_sizes)
+    return summary
+
+
+def _class_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    cols: dict[str, None] = {}
+    for row in rows:
+        cols.update((k, None) for k in row if k.startswith("class_"))
+    return list(cols)
