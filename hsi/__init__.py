@@ -5,6 +5,11 @@ and the CLI start quickly)::
 
     from hsi import read_scene, PCAReducer, PatchDataset, make_split, create_model
     from hsi import TrainConfig, train_run, predict_run, ModelBundle
+
+One entry per job: ``read_scene`` (your own files), ``load_dataset`` (a standard scene, fetched
+into the cache) and ``download_dataset`` (only its files); ``train_run`` and ``predict_run`` (what
+``hsi train`` and ``hsi predict`` do), ``predict_indices`` (a model over a reduced cube). The
+stages a training run is made of are in :mod:`hsi.stages`.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ _EXPORTS = {
     "read_scene": "hsi.data.io",
     "read_labels": "hsi.data.io",
     "load_dataset": "hsi.data.fetch",
-    "fetch_scene": "hsi.data.fetch",
+    "download_dataset": "hsi.data.fetch",
+    "fetch_scene": "hsi.data.fetch",  # the old name of download_dataset
     "list_scenes": "hsi.data.registry",
     "get_scene_info": "hsi.data.registry",
     "make_scene": "hsi.data.synthetic",

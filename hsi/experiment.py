@@ -42,13 +42,12 @@ from hsi.runfolder import check_out_dir, check_run_target, write_run
 from hsi.seeding import seed_everything
 
 # the stages' names where users of earlier versions found them
-from hsi.stages import PreparedScene, load_scene, prepare, resolve_device, versions
+from hsi.stages import PreparedScene, prepare, resolve_device, versions
 
 __all__ = [
     "PreparedScene",
     "RunResult",
     "find_bundle",
-    "load_scene",
     "predict_run",
     "prepare",
     "resolve_device",

@@ -90,10 +90,6 @@ class PatchDataset(Dataset):
     def __len__(self) -> int:
         return len(self.coords)
 
-    def window(self, row: int, col: int) -> np.ndarray:
-        """The ``(k, p, p)`` window centred on pixel ``(row, col)`` (a read-only view)."""
-        return self._windows[:, row, col]
-
     def centre_pixels(self) -> np.ndarray:
         """The (n, k) spectra of the windows' centre pixels, for per-pixel classifiers."""
         r = self.patch // 2

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+B = TypeVar("B", bound="_Bar")
 
 
 def wanted(progress: bool | None) -> bool:
@@ -51,7 +52,23 @@ def track(items: Iterable[T], label: str, enabled: bool) -> Iterator[T]:
             p.advance(task)
 
 
-class EpochBar:
+class _Bar:
+    """A rich bar in ``self._p`` shown while the ``with`` block runs, when ``self.enabled``."""
+
+    enabled: bool
+    _p: Any
+
+    def __enter__(self: B) -> B:
+        if self.enabled:
+            self._p.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.enabled:
+            self._p.__exit__(*exc)
+
+
+class EpochBar(_Bar):
     """Training: a bar over every batch of every epoch, with the running loss and accuracy."""
 
     def __init__(self, epochs: int, batches: int, enabled: bool) -> None:
@@ -71,15 +88,6 @@ class EpochBar:
                 "train", total=epochs * batches, epoch=1, epochs=epochs, loss=0.0, acc=0.0, val=""
             )
 
-    def __enter__(self) -> EpochBar:
-        if self.enabled:
-            self._p.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.enabled:
-            self._p.__exit__(*exc)
-
     def step(self, loss: float, acc: float) -> None:
         if self.enabled:
             self._p.update(self._task, advance=1, loss=loss, acc=acc)
@@ -95,7 +103,7 @@ class EpochBar:
             )
 
 
-class RunsBar:
+class RunsBar(_Bar):
     """A sweep: a bar over its runs on a terminal, otherwise a line per finished run."""
 
     def __init__(self, total: int, done: int, enabled: bool, say: Callable[[str], None]) -> None:
@@ -105,15 +113,6 @@ class RunsBar:
                 "[bold]sweep", "bar", "count", "{task.fields[last]}", "elapsed", "remaining"
             )
             self._task = self._p.add_task("sweep", total=total, completed=done, last="")
-
-    def __enter__(self) -> RunsBar:
-        if self.enabled:
-            self._p.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.enabled:
-            self._p.__exit__(*exc)
 
     def done(self, line: str, last: str) -> None:
         """One more run finished: ``line`` describes it, ``last`` is its short score."""

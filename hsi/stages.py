@@ -60,7 +60,7 @@ class Mapped:
 
 
 # ------------------------------------------------------------------------------------ prepare
-def load_scene(config: TrainConfig, progress: bool = False) -> Scene:
+def scene_from_config(config: TrainConfig, progress: bool = False) -> Scene:
     """The scene ``config`` names: a standard dataset (fetched into the cache) or the user's."""
     if config.dataset is not None:
         from hsi.data.fetch import load_dataset
@@ -79,7 +79,7 @@ def load_scene(config: TrainConfig, progress: bool = False) -> Scene:
 
 def prepare(config: TrainConfig, progress: bool = False) -> PreparedScene:
     """Load the scene and, with ``pca_fit='scene'``, fit and apply the PCA: reusable over seeds."""
-    scene = load_scene(config, progress)
+    scene = scene_from_config(config, progress)
     check_trainable(scene, config)
     if config.pca_fit != "scene":
         return PreparedScene(scene)

@@ -189,7 +189,7 @@ def test_read_only_out_is_refused_before_the_scene_is_read(files, tmp_path, monk
     """A read-only file system (EROFS) simulated: root ignores permission bits, not mounts."""
     import tempfile
 
-    from hsi import experiment
+    from hsi import stages
 
     ro = tmp_path / "ro"
     ro.mkdir()
@@ -204,7 +204,7 @@ def test_read_only_out_is_refused_before_the_scene_is_read(files, tmp_path, monk
         raise AssertionError("the scene was read before --out was checked")
 
     monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
-    monkeypatch.setattr(experiment, "load_scene", never)
+    monkeypatch.setattr(stages, "scene_from_config", never)
     argv = ["train", *scene_args(files), *TINY, "--out", ro / "runs"]
     run_refused(argv, ro, ["--out", "Read-only file system"])
 

@@ -80,7 +80,7 @@ def scene_dir(scene: str | SceneInfo, data_dir: str | os.PathLike[str] | None = 
     return resolve_data_dir(data_dir) / _info(scene).name
 
 
-def fetch_scene(
+def download_dataset(
     scene: str | SceneInfo,
     data_dir: str | os.PathLike[str] | None = None,
     *,
@@ -88,7 +88,7 @@ def fetch_scene(
     progress: bool | None = None,
     base_url: str | None = None,
 ) -> dict[str, Path]:
-    """Paths of a scene's files (``'cube'``, ``'labels'``), downloading the missing ones.
+    """Paths of a standard scene's files (``'cube'``, ``'labels'``), downloading missing ones.
 
     Files already in the scene folder are used without touching the network, after their
     checksum is verified. ``progress=None`` shows a progress bar only when stderr is a terminal.
@@ -129,17 +129,6 @@ def fetch_scene(
     return paths
 
 
-def download_dataset(
-    name: str | SceneInfo,
-    data_dir: str | os.PathLike[str] | None = None,
-    progress: bool | None = None,
-    *,
-    base_url: str | None = None,
-) -> dict[str, Path]:
-    """Make sure a scene is in the cache (downloading what is missing); return its file paths."""
-    return fetch_scene(name, data_dir, download=True, progress=progress, base_url=base_url)
-
-
 def load_dataset(
     name: str | SceneInfo,
     data_dir: str | os.PathLike[str] | None = None,
@@ -152,7 +141,9 @@ def load_dataset(
     from hsi.data.io import read_scene  # io pulls in scipy/h5py; only needed once files exist
 
     info = _info(name)
-    paths = fetch_scene(info, data_dir, download=download, progress=progress, base_url=base_url)
+    paths = download_dataset(
+        info, data_dir, download=download, progress=progress, base_url=base_url
+    )
     scene = read_scene(
         paths["cube"],
         paths["labels"],
@@ -376,3 +367,7 @@ def _reason(exc: BaseException) -> str:
         return f"cannot connect ({detail})"
     text = " ".join(str(exc).split())
     return text[:200] or type(exc).__name__
+
+
+#: the name of earlier versions for :func:`download_dataset`
+fetch_scene = download_dataset

@@ -262,8 +262,22 @@ def _rfft2_small_kernel(kernel: Tensor, block: int) -> Tensor:
     return full.view(block, block // 2 + 1, *kernel.shape[:2])
 
 
+class _HybridSNAttention(HybridSN):
+    """HybridSN with an attention block (``attention_block``) on the reshaped 3-D features."""
+
+    supports_dense = False
+    attention_block: type[nn.Module]
+
+    def __init__(
+        self, bands: int, patch: int, n_classes: int, *, reduction: int = 16, dropout: float = 0.4
+    ) -> None:
+        super().__init__(bands, patch, n_classes, dropout=dropout)
+        reduction = check_int_option("reduction", reduction, self._name())
+        self.attention = self.attention_block(self.spectral_channels, reduction)
+
+
 @register("hybridsn_se")
-class HybridSNSE(HybridSN):
+class HybridSNSE(_HybridSNAttention):
     """HybridSN with a Squeeze-and-Excitation block on the reshaped 3-D features.
 
     The SE gates the 32·(k−12) channels of the reshaped map, i.e. each (3-D filter, spectral
@@ -271,29 +285,14 @@ class HybridSNSE(HybridSN):
     the spectral positions together.
     """
 
-    supports_dense = False
-
-    def __init__(
-        self, bands: int, patch: int, n_classes: int, *, reduction: int = 16, dropout: float = 0.4
-    ) -> None:
-        super().__init__(bands, patch, n_classes, dropout=dropout)
-        reduction = check_int_option("reduction", reduction, self._name())
-        self.attention = SqueezeExcitation(self.spectral_channels, reduction)
+    attention_block = SqueezeExcitation
 
 
 @register("hybridsn_cbam")
-class HybridSNCBAM(HybridSN):
+class HybridSNCBAM(_HybridSNAttention):
     """HybridSN with CBAM (channel then spatial attention) on the reshaped 3-D features."""
 
-    supports_dense = False
-
-    def __init__(
-        self, bands: int, patch: int, n_classes: int, *, reduction: int = 16, dropout: float = 0.4
-    ) -> None:
-        super().__init__(bands, patch, n_classes, dropout=dropout)
-        reduction = check_int_option("reduction", reduction, self._name())
-        self.attention = CBAM(self.spectral_channels, reduction)
-
+    attention_block = CBAM
     reference_init = "keras+cbam"
 
     def init_reference(self) -> None:

@@ -85,6 +85,14 @@ class PooledBackbone(PatchClassifier):
     classifier: nn.Sequential
     channels_last = True
 
+    def __init__(
+        self, bands: int, patch: int, n_classes: int, *, width: float, dropout: float
+    ) -> None:
+        super().__init__(bands, patch, n_classes)
+        #: the width multiplier and classifier dropout, checked once for every family
+        self.width = check_width(width, self._name())
+        self.dropout_rate = check_dropout(dropout, self._name())
+
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
         if self.channels_last:
@@ -122,9 +130,8 @@ class MobileNetV1(PooledBackbone):
     def __init__(
         self, bands: int, patch: int, n_classes: int, *, width: float = 1.0, dropout: float = 0.0
     ) -> None:
-        super().__init__(bands, patch, n_classes)
-        width = check_width(width, self._name())
-        dropout = check_dropout(dropout, self._name())
+        super().__init__(bands, patch, n_classes, width=width, dropout=dropout)
+        width, dropout = self.width, self.dropout_rate
         channels = make_divisible(32 * width)
         layers: list[nn.Module] = [conv_bn_act(self.bands, channels, 3, stride=1)]
         for out, stride in _V1_LAYERS:
@@ -189,9 +196,8 @@ class MobileNetV2(PooledBackbone):
     def __init__(
         self, bands: int, patch: int, n_classes: int, *, width: float = 1.0, dropout: float = 0.2
     ) -> None:
-        super().__init__(bands, patch, n_classes)
-        width = check_width(width, self._name())
-        dropout = check_dropout(dropout, self._name())
+        super().__init__(bands, patch, n_classes, width=width, dropout=dropout)
+        width, dropout = self.width, self.dropout_rate
         channels = make_divisible(32 * width)
         # as in the reference code the last layer never narrows below 1280
         last = make_divisible(1280 * max(1.0, width))
@@ -295,9 +301,8 @@ class _MobileNetV3(PooledBackbone):
     def __init__(
         self, bands: int, patch: int, n_classes: int, *, width: float = 1.0, dropout: float = 0.2
     ) -> None:
-        super().__init__(bands, patch, n_classes)
-        width = check_width(width, self._name())
-        dropout = check_dropout(dropout, self._name())
+        super().__init__(bands, patch, n_classes, width=width, dropout=dropout)
+        width, dropout = self.width, self.dropout_rate
         channels = make_divisible(16 * width)
         layers: list[nn.Module] = [conv_bn_act(self.bands, channels, 3, activation=_HS)]
         for kernel, expanded, out, use_se, act, stride in self._config:

@@ -12,8 +12,8 @@ import torch
 from torch import Tensor, nn
 
 from hsi.errors import ModelError
-from hsi.models import check_dropout, check_width, register
 from hsi.models import init as inits
+from hsi.models import register
 from hsi.models.mobilenet import PooledBackbone, conv_bn_act
 
 __all__ = ["ShuffleNetV1", "ShuffleNetV2", "channel_shuffle"]
@@ -106,12 +106,10 @@ class ShuffleNetV1(PooledBackbone):
         width: float = 1.0,
         dropout: float = 0.0,
     ) -> None:
-        super().__init__(bands, patch, n_classes)
-        name = self._name()
+        super().__init__(bands, patch, n_classes, width=width, dropout=dropout)
+        width, dropout = self.width, self.dropout_rate
         if isinstance(groups, bool) or groups not in _V1_CHANNELS:
-            raise ModelError(f"{name}: groups must be one of 1, 2, 3, 4, 8, got {groups!r}")
-        width = check_width(width, name)
-        dropout = check_dropout(dropout, name)
+            raise ModelError(f"{self._name()}: groups must be one of 1, 2, 3, 4, 8, got {groups!r}")
         layers: list[nn.Module] = [conv_bn_act(self.bands, _V1_STEM, 3)]
         channels = _V1_STEM
         for stage, (out, repeats) in enumerate(
@@ -197,9 +195,8 @@ class ShuffleNetV2(PooledBackbone):
     def __init__(
         self, bands: int, patch: int, n_classes: int, *, width: float = 1.0, dropout: float = 0.0
     ) -> None:
-        super().__init__(bands, patch, n_classes)
-        width = check_width(width, self._name())
-        dropout = check_dropout(dropout, self._name())
+        super().__init__(bands, patch, n_classes, width=width, dropout=dropout)
+        width, dropout = self.width, self.dropout_rate
         *stages, last = _v2_channels(width)
         layers: list[nn.Module] = [conv_bn_act(self.bands, _V2_STEM, 3)]
         channels = _V2_STEM
