@@ -52,7 +52,7 @@ def measure(kind: str, arg: str) -> dict:
         k = 30
     reduced = PCAReducer(k).fit_transform(scene.cube)
     del scene
-    model = create_model("hybridsn", bands=k, patch=25, n_classes=16).eval()
+    model = create_model("hybridsn", n_components=k, patch=25, n_classes=16).eval()
     h, w = reduced.shape[:2]
     base = peak_rss_mb()
     t0 = time.perf_counter()
@@ -98,7 +98,7 @@ def _train_throughput(deterministic: bool, batch: int) -> dict:
     from hsi.seeding import seed_everything
 
     seed_everything(0, deterministic=deterministic)
-    model = create_model("hybridsn", bands=30, patch=25, n_classes=16).train()
+    model = create_model("hybridsn", n_components=30, patch=25, n_classes=16).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x, y = torch.randn(batch, 30, 25, 25), torch.randint(0, 16, (batch,))
 

@@ -34,7 +34,7 @@ def build(name: str, channels_last: bool) -> torch.nn.Module:
     from hsi.models import create_model
 
     torch.manual_seed(0)
-    model = create_model(name, bands=30, patch=25, n_classes=16)
+    model = create_model(name, n_components=30, patch=25, n_classes=16)
     if not channels_last:
         model.channels_last = False
         model.to(memory_format=torch.contiguous_format)

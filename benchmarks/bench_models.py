@@ -50,7 +50,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         files = {s: save_npz(benchmark_scene(s), Path(tmp)) for s in args.scenes.split(",")}
         for name in args.models.split(","):
-            s = model_summary(name, bands=30, patch=25, n_classes=16)
+            s = model_summary(name, n_components=30, patch=25, n_classes=16)
             row = {"model": name, "params": s["params"], "macs": s["macs"], "ms": s["ms_per_patch"]}
             for scene, path in files.items():
                 config = TrainConfig(

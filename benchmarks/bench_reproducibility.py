@@ -95,7 +95,7 @@ class Bench:
         seed_everything(torch_seed, deterministic=self.deterministic)
         padded = pad_cube(reduced, s.patch)
         model = create_model(
-            "hybridsn", bands=reduced.shape[2], patch=s.patch, n_classes=self.scene.n_classes
+            "hybridsn", n_components=reduced.shape[2], patch=s.patch, n_classes=self.scene.n_classes
         )
         result = fit(
             model,

@@ -59,7 +59,7 @@ class ModelBundle:
 
         model = create_model(
             self.model_name,
-            bands=self.n_components,
+            n_components=self.n_components,
             patch=self.patch,
             n_classes=len(self.class_ids),
             init="torch",  # the saved weights replace whatever the layers start with

@@ -109,10 +109,10 @@ def _echo(quiet: bool):
     return (lambda msg: None) if quiet else (lambda msg: typer.echo(msg, err=True))
 
 
-def _unfit_models(bands: int, patch: int, classes: int) -> dict[str, Exception]:
+def _unfit_models(n_components: int, patch: int, classes: int) -> dict[str, Exception]:
     """The models that cannot take these sizes, with the reason; an error when none can.
 
-    HybridSN needs 13 bands: that must not hide the models that take 5.
+    HybridSN needs 13 components: that must not hide the models that take 5.
     """
     from hsi.errors import ModelError
     from hsi.models import create_model, list_models
@@ -120,7 +120,7 @@ def _unfit_models(bands: int, patch: int, classes: int) -> dict[str, Exception]:
     unfit: dict[str, Exception] = {}
     for name in list_models():
         try:
-            create_model(name, bands=bands, patch=patch, n_classes=classes)
+            create_model(name, n_components=n_components, patch=patch, n_classes=classes)
         except ModelError as exc:
             unfit[name] = exc
     if len(unfit) == len(list_models()):
@@ -185,7 +185,14 @@ def datasets_download(
 @app.command("models")
 @user_errors
 def models(
-    bands: Annotated[int, typer.Option(help="PCA components k (input channels).")] = 30,
+    pca: Annotated[
+        int,
+        typer.Option(
+            "--pca",
+            "--bands",
+            help="PCA components k, the models' input channels (--bands: old name).",
+        ),
+    ] = 30,
     patch: Annotated[int, typer.Option(help="Patch size p (odd).")] = 25,
     classes: Annotated[int, typer.Option(help="Number of classes K.")] = 16,
     timing: Annotated[
@@ -207,9 +214,12 @@ def models(
     from hsi.models import list_models
     from hsi.models.summary import model_summary
 
-    unfit = _unfit_models(bands, patch, classes)
+    from hsi.preprocess import check_components
 
-    table = Table(title=f"Models for k={bands}, p={patch}, K={classes}")
+    check_components(pca)
+    unfit = _unfit_models(pca, patch, classes)
+
+    table = Table(title=f"Models for k={pca}, p={patch}, K={classes}")
     columns = ("name", "parameters", "multiply-adds", "CPU ms/patch", "train samples/s (32)")
     for col in columns:
         table.add_column(col, justify="left" if col == "name" else "right")
@@ -218,7 +228,7 @@ def models(
             table.add_row(f"{name} (does not fit)", *["-"] * (len(table.columns) - 1))
             continue
         s = model_summary(
-            name, bands=bands, patch=patch, n_classes=classes, repeats=3 if timing else 0
+            name, n_components=pca, patch=patch, n_classes=classes, repeats=3 if timing else 0
         )
         table.add_row(
             name,

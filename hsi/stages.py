@@ -150,7 +150,7 @@ def fit_model(
 
     model = create_model(
         config.model,
-        bands=reduced.shape[2],
+        n_components=reduced.shape[2],
         patch=config.patch,
         n_classes=scene.n_classes,
         init=config.init,

@@ -29,7 +29,7 @@ def build(
     name: str, init: str = "reference", seed: int = 0, patch: int = 25, **options
 ) -> nn.Module:
     torch.manual_seed(seed)
-    return create_model(name, bands=K, patch=patch, n_classes=16, init=init, **options)
+    return create_model(name, n_components=K, patch=patch, n_classes=16, init=init, **options)
 
 
 def fans(weight: torch.Tensor) -> tuple[int, int]:

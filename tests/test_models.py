@@ -86,16 +86,16 @@ def test_model_options_and_defaults():
 
 def test_unknown_model_names_the_choices():
     with pytest.raises(ModelError, match=r"unknown model 'resnet'; choose one of: hybridsn, "):
-        create_model("resnet", bands=30, patch=25, n_classes=16)
+        create_model("resnet", n_components=30, patch=25, n_classes=16)
     with pytest.raises(ModelError, match="unknown model"):
         model_options("resnet")
 
 
 def test_unknown_option_names_it_and_the_known_ones():
     with pytest.raises(ModelError, match=r"no option 'groups'.*width=1\.0, dropout=0\.2"):
-        create_model("mobilenet_v2", bands=30, patch=25, n_classes=16, groups=3)
+        create_model("mobilenet_v2", n_components=30, patch=25, n_classes=16, groups=3)
     with pytest.raises(ModelError, match=r"no option 'width'.*dropout=0\.4"):
-        create_model("hybridsn", bands=30, patch=25, n_classes=16, width=2.0)
+        create_model("hybridsn", n_components=30, patch=25, n_classes=16, width=2.0)
 
 
 @pytest.mark.parametrize(
@@ -116,14 +116,21 @@ def test_unknown_option_names_it_and_the_known_ones():
 )
 def test_bad_option_values(name, options):
     with pytest.raises(ModelError):
-        create_model(name, bands=30, patch=25, n_classes=16, **options)
+        create_model(name, n_components=30, patch=25, n_classes=16, **options)
 
 
-@pytest.mark.parametrize("field", ["bands", "patch", "n_classes"])
+@pytest.mark.parametrize("field", ["n_components", "patch", "n_classes"])
 def test_bad_dimensions(field):
-    dims = {"bands": 30, "patch": 25, "n_classes": 16, field: 0}
+    dims = {"n_components": 30, "patch": 25, "n_classes": 16, field: 0}
     with pytest.raises(ModelError, match=field):
         create_model("mobilenet_v2", **dims)
+
+
+def test_bands_is_the_old_name_of_n_components():
+    old = create_model("mobilenet_v3_small", bands=12, patch=9, n_classes=3)
+    assert old.n_components == old.bands == 12
+    with pytest.raises(ModelError, match="n_components"):
+        create_model("mobilenet_v3_small", patch=9, n_classes=3)
 
 
 def test_model_errors_are_hsi_errors():
@@ -131,7 +138,7 @@ def test_model_errors_are_hsi_errors():
 
 
 def test_wrong_input_shape_is_a_model_error():
-    model = create_model("mobilenet_v3_small", bands=K, patch=25, n_classes=4)
+    model = create_model("mobilenet_v3_small", n_components=K, patch=25, n_classes=4)
     with pytest.raises(ModelError, match=r"\(N, 15, 25, 25\)"):
         model(torch.zeros(2, K + 1, 25, 25))
 
@@ -141,7 +148,7 @@ def test_wrong_input_shape_is_a_model_error():
 
 @pytest.mark.parametrize("name", ALL_MODELS)
 def test_parameter_count(name):
-    model = create_model(name, bands=30, patch=25, n_classes=16)
+    model = create_model(name, n_components=30, patch=25, n_classes=16)
     assert count_parameters(model) == PARAMS_K30_P25_K16[name]
 
 
@@ -149,14 +156,14 @@ def test_parameter_count(name):
 def test_imagenet_configuration_matches_reference_counts(name):
     # The blocks are the published ones: with 3 input channels and 1000 classes the parameter
     # count is the reference implementation's (strides do not change parameter counts).
-    model = create_model(name, bands=3, patch=25, n_classes=1000)
+    model = create_model(name, n_components=3, patch=25, n_classes=1000)
     assert count_parameters(model) == IMAGENET_PARAMS[name]
 
 
 @pytest.mark.parametrize("name", ALL_MODELS)
 def test_forward_backward(name):
     torch.manual_seed(0)
-    model = create_model(name, bands=K, patch=25, n_classes=4)
+    model = create_model(name, n_components=K, patch=25, n_classes=4)
     x, y = batch(4)
     logits = model(x)
     assert logits.shape == (4, 4) and logits.dtype == torch.float32
@@ -173,7 +180,7 @@ def test_can_fit_a_small_batch(name):
     # Eight noisy copies of four class templates. Dropout is off: this checks that gradients
     # reach every part of the network and move it, not how well it regularises.
     torch.manual_seed(0)
-    model = create_model(name, bands=K, patch=25, n_classes=4, dropout=0.0)
+    model = create_model(name, n_components=K, patch=25, n_classes=4, dropout=0.0)
     g = torch.Generator().manual_seed(1)
     y = torch.arange(8) % 4
     x = torch.randn(4, K, 25, 25, generator=g)[y] + 0.5 * torch.randn(8, K, 25, 25, generator=g)
@@ -191,7 +198,7 @@ def test_can_fit_a_small_batch(name):
 @pytest.mark.parametrize("name", ALL_MODELS)
 def test_eval_mode_is_deterministic_and_per_sample(name):
     torch.manual_seed(0)
-    model = create_model(name, bands=K, patch=25, n_classes=4).eval()
+    model = create_model(name, n_components=K, patch=25, n_classes=4).eval()
     x, _ = batch(3)
     with torch.inference_mode():
         first, second = model(x), model(x)
@@ -204,7 +211,7 @@ def test_eval_mode_is_deterministic_and_per_sample(name):
 
 @pytest.mark.parametrize("name", ALL_MODELS)
 def test_supports_dense_flag(name):
-    model = create_model(name, bands=K, patch=25, n_classes=4)
+    model = create_model(name, n_components=K, patch=25, n_classes=4)
     assert model.supports_dense is (name == "hybridsn")
     if not model.supports_dense:
         with pytest.raises(ModelError, match="dense"):
@@ -213,30 +220,30 @@ def test_supports_dense_flag(name):
 
 @pytest.mark.parametrize("name", ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large"])
 def test_width_multiplier(name):
-    narrow = create_model(name, bands=K, patch=25, n_classes=4, width=0.5)
-    wide = create_model(name, bands=K, patch=25, n_classes=4, width=1.25)
-    base = create_model(name, bands=K, patch=25, n_classes=4)
+    narrow = create_model(name, n_components=K, patch=25, n_classes=4, width=0.5)
+    wide = create_model(name, n_components=K, patch=25, n_classes=4, width=1.25)
+    base = create_model(name, n_components=K, patch=25, n_classes=4)
     assert count_parameters(narrow) < count_parameters(base) < count_parameters(wide)
     assert narrow.eval()(batch(2)[0]).shape == (2, 4)
 
 
 @pytest.mark.parametrize("groups", [1, 2, 3, 4, 8])
 def test_shufflenet_v1_groups(groups):
-    model = create_model("shufflenet_v1", bands=K, patch=25, n_classes=4, groups=groups)
+    model = create_model("shufflenet_v1", n_components=K, patch=25, n_classes=4, groups=groups)
     assert model.eval()(batch(2)[0]).shape == (2, 4)
 
 
 @pytest.mark.parametrize("width", [0.5, 0.75, 1.5, 2.0])
 def test_shufflenet_widths(width):
     for name in ("shufflenet_v1", "shufflenet_v2"):
-        model = create_model(name, bands=K, patch=25, n_classes=4, width=width)
+        model = create_model(name, n_components=K, patch=25, n_classes=4, width=width)
         assert model.eval()(batch(2)[0]).shape == (2, 4)
 
 
 @pytest.mark.parametrize("name", ALL_MODELS)
 def test_other_patch_sizes(name):
     patch = 11
-    model = create_model(name, bands=K, patch=patch, n_classes=3).eval()
+    model = create_model(name, n_components=K, patch=patch, n_classes=3).eval()
     assert model(batch(2, patch=patch)[0]).shape == (2, 3)
 
 
@@ -310,7 +317,7 @@ def test_cbam():
 
 
 def test_hybridsn_published_layers():
-    model = create_model("hybridsn", bands=30, patch=25, n_classes=16)
+    model = create_model("hybridsn", n_components=30, patch=25, n_classes=16)
     assert count_parameters(model) == 5_122_176
     assert model.conv2d.in_channels == 32 * 18
     assert model.fc1.in_features == 64 * 17 * 17
@@ -328,11 +335,11 @@ def test_hybridsn_published_layers():
 )
 def test_hybridsn_rejects_too_small_or_even(bands, patch, message):
     with pytest.raises(ModelError, match=message):
-        create_model("hybridsn", bands=bands, patch=patch, n_classes=16)
+        create_model("hybridsn", n_components=bands, patch=patch, n_classes=16)
 
 
 def test_hybridsn_smallest_input_works():
-    model = create_model("hybridsn", bands=13, patch=9, n_classes=3).eval()
+    model = create_model("hybridsn", n_components=13, patch=9, n_classes=3).eval()
     assert model(torch.randn(2, 13, 9, 9)).shape == (2, 3)
 
 
@@ -356,7 +363,7 @@ def close(actual: torch.Tensor, expected: torch.Tensor) -> None:
 )
 def test_dense_logits_match_every_window(patch, method):
     torch.manual_seed(0)
-    model = create_model("hybridsn", bands=15, patch=patch, n_classes=5).eval()
+    model = create_model("hybridsn", n_components=15, patch=patch, n_classes=5).eval()
     half = patch // 2
     # a zero-padded 10×7 scene, as the caller pads it
     tile = F.pad(torch.randn(15, 10, 7), (half, half, half, half))
@@ -375,7 +382,7 @@ def test_dense_logits_published_size(method):
     # k=30, p=25: the FFT path splits this 40×36 output into 2×2 overlap-save blocks, so the
     # windows checked sit in every block, on block seams and at the corners.
     torch.manual_seed(0)
-    model = create_model("hybridsn", bands=30, patch=25, n_classes=16).eval()
+    model = create_model("hybridsn", n_components=30, patch=25, n_classes=16).eval()
     tile = torch.randn(30, 64, 60)
     with torch.inference_mode():
         dense = model.dense_logits(tile, method=method)
@@ -390,7 +397,7 @@ def test_dense_logits_published_size(method):
 def test_dense_logits_follow_weight_changes():
     # the cached kernel spectrum must not outlive the weights it was computed from
     torch.manual_seed(0)
-    model = create_model("hybridsn", bands=15, patch=25, n_classes=3).eval()
+    model = create_model("hybridsn", n_components=15, patch=25, n_classes=3).eval()
     tile = torch.randn(15, 40, 40)
     with torch.inference_mode():
         before = model.dense_logits(tile, method="fft")
@@ -410,13 +417,13 @@ def test_dense_logits_follow_weight_changes():
 
 
 def test_dense_logits_refuses_training_mode():
-    model = create_model("hybridsn", bands=15, patch=11, n_classes=5)
+    model = create_model("hybridsn", n_components=15, patch=11, n_classes=5)
     with pytest.raises(ModelError, match="eval"):
         model.dense_logits(torch.zeros(15, 20, 20))
 
 
 def test_dense_logits_rejects_bad_tiles():
-    model = create_model("hybridsn", bands=15, patch=11, n_classes=5).eval()
+    model = create_model("hybridsn", n_components=15, patch=11, n_classes=5).eval()
     for shape in [(14, 20, 20), (15, 10, 20), (2, 15, 20, 20), (15, 20)]:
         with pytest.raises(ModelError, match="dense_logits"):
             model.dense_logits(torch.zeros(shape))
@@ -446,22 +453,22 @@ def test_model_summary_counts_hybridsn_exactly():
 
 def test_model_summary_with_options():
     summary = model_summary(
-        "shufflenet_v1", bands=K, patch=11, n_classes=3, repeats=1, batch=2, groups=8
+        "shufflenet_v1", n_components=K, patch=11, n_classes=3, repeats=1, batch=2, groups=8
     )
     assert summary["params"] == count_parameters(
-        create_model("shufflenet_v1", bands=K, patch=11, n_classes=3, groups=8)
+        create_model("shufflenet_v1", n_components=K, patch=11, n_classes=3, groups=8)
     )
     assert summary["macs"] > 0
 
 
 def test_model_summary_without_timing():
-    summary = model_summary("mobilenet_v3_small", bands=K, patch=11, repeats=0)
+    summary = model_summary("mobilenet_v3_small", n_components=K, patch=11, repeats=0)
     assert summary["ms_per_patch"] is None and summary["params"] > 0
     assert summary["train_samples_per_s"] is None
 
 
 def test_model_summary_of_the_svm_has_no_figures_before_a_fit():
-    summary = model_summary("svm", bands=K, patch=1, repeats=1)
+    summary = model_summary("svm", n_components=K, patch=1, repeats=1)
     assert summary == {
         "name": "svm",
         "params": None,

@@ -48,7 +48,7 @@ def test_prediction_uses_the_saved_pca_never_a_refit(workdir, trained, tmp_path)
 
 def test_dense_tiled_equals_patches_and_mode_is_restored():
     torch.manual_seed(0)
-    model = create_model("hybridsn", bands=13, patch=9, n_classes=5)
+    model = create_model("hybridsn", n_components=13, patch=9, n_classes=5)
     model.train()  # left in training mode on purpose: prediction must switch dropout off
     cube = np.random.default_rng(0).standard_normal((30, 23, 13)).astype(np.float32)
     dense = predict_indices(model, cube, patch=9, method="dense", tile=7)
@@ -75,7 +75,7 @@ def _tiny_data():
 def test_keeps_best_validation_weights():
     train, val = _tiny_data()
     torch.manual_seed(0)
-    model = create_model("hybridsn", bands=13, patch=9, n_classes=3)
+    model = create_model("hybridsn", n_components=13, patch=9, n_classes=3)
     result = fit(model, train, val, epochs=5, batch_size=32)
     val_accs = [row["val_acc"] for row in result.history]
     assert result.best_epoch == int(np.argmax(val_accs)) + 1
@@ -88,7 +88,7 @@ def test_keeps_best_validation_weights():
 def test_ctrl_c_keeps_the_best_weights_so_far():
     train, val = _tiny_data()
     torch.manual_seed(0)
-    model = create_model("hybridsn", bands=13, patch=9, n_classes=3)
+    model = create_model("hybridsn", n_components=13, patch=9, n_classes=3)
     calls = {"n": 0}
     original = model.forward
 

@@ -99,7 +99,7 @@ def test_create_model_defaults_to_a_one_pixel_window():
     config = TrainConfig(dataset="indian_pines", model="svm").validate()
     assert config.patch == 1
     assert TrainConfig(dataset="indian_pines").validate().patch == 25
-    assert create_model("svm", bands=4, patch=1, n_classes=2).trained_by_gradient is False
+    assert create_model("svm", n_components=4, patch=1, n_classes=2).trained_by_gradient is False
 
 
 def test_svm_through_train_predict_and_sweep(workdir, tmp_path):

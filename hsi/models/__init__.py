@@ -1,12 +1,13 @@
 """Model registry: every classifier over (N, k, p, p) PCA patches, created by name.
 
 Each family lives in its own module and registers its classes with :func:`register`. Every model
-class takes the same constructor arguments ``(bands, patch, n_classes, **options)``, where the
-options are keyword-only arguments with defaults, so the training loop never special-cases one and
+class takes the same constructor arguments ``(n_components, patch, n_classes, **options)``
+(``n_components``: the PCA components, the model's input channels), where the options are
+keyword-only arguments with defaults, so the training loop never special-cases one and
 :func:`model_options` can list them for help text.
 
 >>> import torch
->>> model = create_model("hybridsn", bands=30, patch=25, n_classes=16)
+>>> model = create_model("hybridsn", n_components=30, patch=25, n_classes=16)
 >>> model(torch.zeros(2, 30, 25, 25)).shape
 torch.Size([2, 16])
 """
@@ -43,8 +44,9 @@ M = TypeVar("M", bound="type[PatchClassifier]")
 class PatchClassifier(nn.Module):
     """Base of every registered model: checks the data's shape once, at the boundary.
 
-    Subclasses call ``super().__init__(bands, patch, n_classes)`` first; it validates the three
-    numbers and stores them as ``self.bands``, ``self.patch`` and ``self.n_classes``.
+    Subclasses call ``super().__init__(n_components, patch, n_classes)`` first; it validates
+    the three numbers and stores them as ``self.n_components``, ``self.patch`` and
+    ``self.n_classes``.
     """
 
     #: whether the model offers ``dense_logits`` (fully-convolutional whole-scene evaluation)
@@ -52,7 +54,7 @@ class PatchClassifier(nn.Module):
     #: the name the model is registered under (set by :func:`register`)
     model_name: str = ""
     #: smallest number of PCA components and patch side the architecture can take
-    min_bands: int = 1
+    min_components: int = 1
     min_patch: int = 1
     #: the window side used when the user gives none (HybridSN's published 25)
     default_patch: int = 25
@@ -66,15 +68,21 @@ class PatchClassifier(nn.Module):
     #: backbones' depthwise and 1×1 convolutions on CPU; docs/benchmarks.md)
     channels_last: bool = False
 
-    def __init__(self, bands: int, patch: int, n_classes: int) -> None:
+    @property
+    def bands(self) -> int:
+        """Old name of :attr:`n_components`, kept for existing scripts."""
+        return self.n_components
+
+    def __init__(self, n_components: int, patch: int, n_classes: int) -> None:
         super().__init__()
         name = self._name()
-        self.bands = _positive_int("bands", bands, name)
+        self.n_components = _positive_int("n_components", n_components, name)
         self.patch = _positive_int("patch", patch, name)
         self.n_classes = _positive_int("n_classes", n_classes, name)
-        if self.bands < self.min_bands:
+        if self.n_components < self.min_components:
             raise ModelError(
-                f"{name} needs at least {self.min_bands} PCA components (bands), got {self.bands}"
+                f"{name} needs at least {self.min_components} PCA components (n_components), "
+                f"got {self.n_components}"
             )
         if self.patch < self.min_patch:
             raise ModelError(
@@ -106,11 +114,11 @@ class PatchClassifier(nn.Module):
         """The reference implementation's initialisation; families override it."""
 
     def check_input(self, x: Tensor) -> None:
-        """Raise ModelError unless ``x`` is a float batch of shape (N, bands, patch, patch)."""
-        expected = (self.bands, self.patch, self.patch)
+        """Raise ModelError unless ``x`` is a float batch (N, n_components, patch, patch)."""
+        expected = (self.n_components, self.patch, self.patch)
         if x.dim() != 4 or tuple(x.shape[1:]) != expected:
             raise ModelError(
-                f"{self._name()} expects input of shape (N, {self.bands}, {self.patch}, "
+                f"{self._name()} expects input of shape (N, {self.n_components}, {self.patch}, "
                 f"{self.patch}), got {tuple(x.shape)}"
             )
         if not x.is_floating_point():
@@ -163,26 +171,33 @@ def model_class(name: str) -> type[PatchClassifier]:
 def create_model(
     name: str,
     *,
-    bands: int,
+    n_components: int | None = None,
     patch: int,
     n_classes: int,
     init: str = "reference",
+    bands: int | None = None,
     **options: Any,
 ) -> PatchClassifier:
-    """Build model ``name`` for patches of ``bands`` PCA components and side ``patch``.
+    """Build model ``name`` for patches of ``n_components`` PCA components and side ``patch``.
+
+    ``bands`` is the old name of ``n_components`` (the model's input channels), still accepted.
 
     ``init="reference"`` (default) initialises the weights as the family's reference
     implementation does (:mod:`hsi.models.init`); ``"torch"`` keeps PyTorch's layer defaults.
     Raises ModelError for an unknown name, an option the model does not take, or a value it
-    cannot use (too few bands, an even patch, a width <= 0, ...).
+    cannot use (too few components, an even patch, a width <= 0, ...).
     """
     cls = _model_class(name)
+    if n_components is None:
+        n_components = bands
+    if n_components is None:
+        raise ModelError(f"model {name!r}: give n_components, the number of PCA components")
     known = model_options(name)
     unknown = sorted(set(options) - set(known))
     if unknown:
         takes = ", ".join(f"{k}={v!r}" for k, v in known.items()) or "no options"
         raise ModelError(f"model {name!r} has no option {unknown[0]!r}; it takes: {takes}")
-    model = cls(bands, patch, n_classes, **options).initialise(init)
+    model = cls(n_components, patch, n_classes, **options).initialise(init)
     if model.channels_last:
         model.to(memory_format=torch.channels_last)
     return model

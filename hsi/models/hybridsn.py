@@ -46,14 +46,16 @@ class HybridSN(PatchClassifier):
     supports_dense = True
     # each (7,3,3), (5,3,3), (3,3,3) valid 3-D conv eats 6+4+2 spectral and 2+2+2 spatial
     # samples, and the 3×3 2-D conv two more spatial ones
-    min_bands = 13
+    min_components = 13
     min_patch = 9
     reference_init = "keras"
 
-    def __init__(self, bands: int, patch: int, n_classes: int, *, dropout: float = 0.4) -> None:
-        super().__init__(bands, patch, n_classes)
+    def __init__(
+        self, n_components: int, patch: int, n_classes: int, *, dropout: float = 0.4
+    ) -> None:
+        super().__init__(n_components, patch, n_classes)
         dropout = check_dropout(dropout, self._name())
-        self.spectral_depth = self.bands - 12
+        self.spectral_depth = self.n_components - 12
         self.feature_side = self.patch - 8
         self.conv3d_1 = nn.Conv3d(1, 8, kernel_size=(7, 3, 3))
         self.conv3d_2 = nn.Conv3d(8, 16, kernel_size=(5, 3, 3))
@@ -121,10 +123,10 @@ class HybridSN(PatchClassifier):
             raise ModelError(f"dense method must be 'auto', 'direct' or 'fft', got {method!r}")
         if x.dim() == 4 and x.shape[0] == 1:
             x = x[0]
-        if x.dim() != 3 or x.shape[0] != self.bands or min(x.shape[1:]) < self.patch:
+        if x.dim() != 3 or x.shape[0] != self.n_components or min(x.shape[1:]) < self.patch:
             raise ModelError(
-                f"dense_logits expects a padded tile of shape ({self.bands}, H, W) with H, W >= "
-                f"{self.patch}, got {tuple(x.shape)}"
+                f"dense_logits expects a padded tile of shape ({self.n_components}, H, W) with "
+                f"H, W >= {self.patch}, got {tuple(x.shape)}"
             )
         weight = self.fc1.weight
         with torch.no_grad():
@@ -269,9 +271,15 @@ class _HybridSNAttention(HybridSN):
     attention_block: type[nn.Module]
 
     def __init__(
-        self, bands: int, patch: int, n_classes: int, *, reduction: int = 16, dropout: float = 0.4
+        self,
+        n_components: int,
+        patch: int,
+        n_classes: int,
+        *,
+        reduction: int = 16,
+        dropout: float = 0.4,
     ) -> None:
-        super().__init__(bands, patch, n_classes, dropout=dropout)
+        super().__init__(n_components, patch, n_classes, dropout=dropout)
         reduction = check_int_option("reduction", reduction, self._name())
         self.attention = self.attention_block(self.spectral_channels, reduction)
 

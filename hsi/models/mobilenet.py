@@ -86,9 +86,9 @@ class PooledBackbone(PatchClassifier):
     channels_last = True
 
     def __init__(
-        self, bands: int, patch: int, n_classes: int, *, width: float, dropout: float
+        self, n_components: int, patch: int, n_classes: int, *, width: float, dropout: float
     ) -> None:
-        super().__init__(bands, patch, n_classes)
+        super().__init__(n_components, patch, n_classes)
         #: the width multiplier and classifier dropout, checked once for every family
         self.width = check_width(width, self._name())
         self.dropout_rate = check_dropout(dropout, self._name())
@@ -128,12 +128,18 @@ class MobileNetV1(PooledBackbone):
     reference_init = "tf_slim"
 
     def __init__(
-        self, bands: int, patch: int, n_classes: int, *, width: float = 1.0, dropout: float = 0.0
+        self,
+        n_components: int,
+        patch: int,
+        n_classes: int,
+        *,
+        width: float = 1.0,
+        dropout: float = 0.0,
     ) -> None:
-        super().__init__(bands, patch, n_classes, width=width, dropout=dropout)
+        super().__init__(n_components, patch, n_classes, width=width, dropout=dropout)
         width, dropout = self.width, self.dropout_rate
         channels = make_divisible(32 * width)
-        layers: list[nn.Module] = [conv_bn_act(self.bands, channels, 3, stride=1)]
+        layers: list[nn.Module] = [conv_bn_act(self.n_components, channels, 3, stride=1)]
         for out, stride in _V1_LAYERS:
             out = make_divisible(out * width)
             layers.append(
@@ -194,14 +200,20 @@ class MobileNetV2(PooledBackbone):
     reference_init = "torchvision"
 
     def __init__(
-        self, bands: int, patch: int, n_classes: int, *, width: float = 1.0, dropout: float = 0.2
+        self,
+        n_components: int,
+        patch: int,
+        n_classes: int,
+        *,
+        width: float = 1.0,
+        dropout: float = 0.2,
     ) -> None:
-        super().__init__(bands, patch, n_classes, width=width, dropout=dropout)
+        super().__init__(n_components, patch, n_classes, width=width, dropout=dropout)
         width, dropout = self.width, self.dropout_rate
         channels = make_divisible(32 * width)
         # as in the reference code the last layer never narrows below 1280
         last = make_divisible(1280 * max(1.0, width))
-        layers: list[nn.Module] = [conv_bn_act(self.bands, channels, 3, activation=nn.ReLU6)]
+        layers: list[nn.Module] = [conv_bn_act(self.n_components, channels, 3, activation=nn.ReLU6)]
         for t, c, n, s in _V2_STAGES:
             out = make_divisible(c * width)
             for i in range(n):
@@ -299,12 +311,18 @@ class _MobileNetV3(PooledBackbone):
     _head: int  # the NBN 1×1 conv (a Linear on the pooled vector) before the classifier
 
     def __init__(
-        self, bands: int, patch: int, n_classes: int, *, width: float = 1.0, dropout: float = 0.2
+        self,
+        n_components: int,
+        patch: int,
+        n_classes: int,
+        *,
+        width: float = 1.0,
+        dropout: float = 0.2,
     ) -> None:
-        super().__init__(bands, patch, n_classes, width=width, dropout=dropout)
+        super().__init__(n_components, patch, n_classes, width=width, dropout=dropout)
         width, dropout = self.width, self.dropout_rate
         channels = make_divisible(16 * width)
-        layers: list[nn.Module] = [conv_bn_act(self.bands, channels, 3, activation=_HS)]
+        layers: list[nn.Module] = [conv_bn_act(self.n_components, channels, 3, activation=_HS)]
         for kernel, expanded, out, use_se, act, stride in self._config:
             out = make_divisible(out * width)
             layers.append(

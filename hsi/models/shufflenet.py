@@ -1,4 +1,4 @@
-"""ShuffleNet V1 (Zhang et al. 2018) and V2 (Ma et al. 2018) as 2-D backbones over PCA bands.
+"""ShuffleNet V1 (Zhang et al. 2018) and V2 (Ma et al. 2018) as 2-D backbones over PCA n_components.
 
 As for the MobileNets, the blocks and stage layouts are the published ones and only the stem is
 adapted to small patches: the ImageNet stem (3×3 stride-2 conv, then 3×3 stride-2 max-pool)
@@ -98,7 +98,7 @@ class ShuffleNetV1(PooledBackbone):
 
     def __init__(
         self,
-        bands: int,
+        n_components: int,
         patch: int,
         n_classes: int,
         *,
@@ -106,11 +106,11 @@ class ShuffleNetV1(PooledBackbone):
         width: float = 1.0,
         dropout: float = 0.0,
     ) -> None:
-        super().__init__(bands, patch, n_classes, width=width, dropout=dropout)
+        super().__init__(n_components, patch, n_classes, width=width, dropout=dropout)
         width, dropout = self.width, self.dropout_rate
         if isinstance(groups, bool) or groups not in _V1_CHANNELS:
             raise ModelError(f"{self._name()}: groups must be one of 1, 2, 3, 4, 8, got {groups!r}")
-        layers: list[nn.Module] = [conv_bn_act(self.bands, _V1_STEM, 3)]
+        layers: list[nn.Module] = [conv_bn_act(self.n_components, _V1_STEM, 3)]
         channels = _V1_STEM
         for stage, (out, repeats) in enumerate(
             zip(_v1_channels(groups, width), _V1_REPEATS, strict=True)
@@ -193,12 +193,18 @@ class ShuffleNetV2(PooledBackbone):
     reference_init = "megvii"
 
     def __init__(
-        self, bands: int, patch: int, n_classes: int, *, width: float = 1.0, dropout: float = 0.0
+        self,
+        n_components: int,
+        patch: int,
+        n_classes: int,
+        *,
+        width: float = 1.0,
+        dropout: float = 0.0,
     ) -> None:
-        super().__init__(bands, patch, n_classes, width=width, dropout=dropout)
+        super().__init__(n_components, patch, n_classes, width=width, dropout=dropout)
         width, dropout = self.width, self.dropout_rate
         *stages, last = _v2_channels(width)
-        layers: list[nn.Module] = [conv_bn_act(self.bands, _V2_STEM, 3)]
+        layers: list[nn.Module] = [conv_bn_act(self.n_components, _V2_STEM, 3)]
         channels = _V2_STEM
         for out, repeats in zip(stages, _V2_REPEATS, strict=True):
             for i in range(repeats):

@@ -18,7 +18,7 @@ __all__ = ["median_seconds", "model_summary"]
 
 def model_summary(
     name: str,
-    bands: int = 30,
+    n_components: int = 30,
     patch: int = 25,
     n_classes: int = 16,
     repeats: int = 3,
@@ -26,7 +26,7 @@ def model_summary(
     train_batch: int = 32,
     **options: Any,
 ) -> dict[str, Any]:
-    """Measure model ``name`` built for (bands, patch, patch) patches and ``n_classes`` classes.
+    """Measure model ``name`` for (n_components, patch, patch) patches and ``n_classes`` classes.
 
     Returns a dict with ``name``, ``params`` (trainable parameters), ``macs`` (multiply-adds for
     one patch, counted by ``torch.utils.flop_counter.FlopCounterMode`` as flops / 2, so only the
@@ -41,7 +41,9 @@ def model_summary(
         raise ModelError(
             f"repeats must be >= 0 and batch sizes >= 1, got {repeats}, {batch}, {train_batch}"
         )
-    model = create_model(name, bands=bands, patch=patch, n_classes=n_classes, **options)
+    model = create_model(
+        name, n_components=n_components, patch=patch, n_classes=n_classes, **options
+    )
     summary: dict[str, Any] = {
         "name": name,
         "params": None,
@@ -53,7 +55,7 @@ def model_summary(
         return summary
     # a fixed input: timings and counts must not depend on the global random state
     generator = torch.Generator().manual_seed(0)
-    inputs = torch.randn(max(batch, train_batch), bands, patch, patch, generator=generator)
+    inputs = torch.randn(max(batch, train_batch), n_components, patch, patch, generator=generator)
     targets = torch.randint(0, n_classes, (train_batch,), generator=generator)
 
     model.eval()

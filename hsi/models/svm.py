@@ -41,11 +41,11 @@ class SVMClassifier(PatchClassifier):
     trained_by_gradient = False
     reference_init = "none"
 
-    def __init__(self, bands: int, patch: int, n_classes: int) -> None:
-        super().__init__(bands, patch, n_classes)
+    def __init__(self, n_components: int, patch: int, n_classes: int) -> None:
+        super().__init__(n_components, patch, n_classes)
         # Empty until fitted; load_state_dict resizes them to the saved model's shapes.
         f64 = torch.float64
-        self.register_buffer("support_vectors", torch.zeros(0, self.bands, dtype=f64))
+        self.register_buffer("support_vectors", torch.zeros(0, self.n_components, dtype=f64))
         self.register_buffer("dual_coef", torch.zeros(max(self.n_classes - 1, 1), 0, dtype=f64))
         self.register_buffer("intercept", torch.zeros(0, dtype=f64))
         self.register_buffer("n_support", torch.zeros(0, dtype=torch.int64))
@@ -69,8 +69,10 @@ class SVMClassifier(PatchClassifier):
 
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.int64)
-        if x.ndim != 2 or x.shape[1] != self.bands or len(x) != len(y):
-            raise ModelError(f"svm: expected ({len(y)}, {self.bands}) spectra, got {x.shape}")
+        if x.ndim != 2 or x.shape[1] != self.n_components or len(x) != len(y):
+            raise ModelError(
+                f"svm: expected ({len(y)}, {self.n_components}) spectra, got {x.shape}"
+            )
         classes, counts = np.unique(y, return_counts=True)
         if len(classes) < 2:
             raise ModelError("svm: the training pixels hold a single class; need at least 2")
