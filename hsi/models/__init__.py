@@ -247,4 +247,4 @@ def count_parameters(model: nn.Module) -> int:
 
 
 # The families import the names above, so they are imported last; importing them registers them.
-from hsi.models import hybridsn, mobilenet, shufflenet, svm  # noqa: E402,F401
+from hsi.models import hybridsn, mobilenet, shufflenet, ssftt, svm  # noqa: E402,F401

@@ -22,6 +22,16 @@ it through :meth:`hsi.models.PatchClassifier.initialise`:
   the stem conv N(0, 0.01), every other conv N(0, 1/weight.shape[1]) (one over its input
   channels per group: 1.0 for a depthwise conv), BN γ = 1, β = 0.0001, Linear N(0, 0.01) with
   zero bias.
+- ``ssftt`` — SSFTT as in the authors' PyTorch code (zgr6010/HSI_SSFTT, ``SSFTTnet.py``): the
+  tokenizer's W_a (1, L, 64) and W_v (1, 64, dim) xavier_normal, with those shapes' fans
+  (std √(2/(64·L + 64)) and √(2/(64·dim + 64))); position embeddings N(0, 0.02²); the cls token
+  zeros; the classifier Linear xavier_uniform with bias N(0, 10⁻¹²) (std 1e-6). Every other
+  layer — both convs, both batch norms, the LayerNorms and the encoder's Linears — keeps
+  PyTorch's defaults, as there: the code defines a ``_weights_init`` (kaiming_normal for Linear
+  and Conv3d) but never applies it. The tokenizer, position and cls parameters have no PyTorch
+  default, so :func:`ssftt_tokens` draws them at construction under either ``init``; the rule
+  itself re-draws the classifier, the last layer built, so a model seeded like the authors'
+  script starts with exactly their weights.
 
 ``init="torch"`` keeps PyTorch's layer defaults, to reproduce runs made before this rule existed.
 """
@@ -41,6 +51,8 @@ __all__ = [
     "check_init",
     "keras_glorot",
     "megvii",
+    "ssftt",
+    "ssftt_tokens",
     "tf_slim",
     "torchvision",
 ]
@@ -122,3 +134,17 @@ def megvii(module: nn.Module, stem: nn.Module) -> None:
             nn.init.normal_(m.weight, 0, 0.01)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+
+
+def ssftt_tokens(model: nn.Module) -> None:
+    """The SSFTT authors' draws for its bare parameters, in their order (SSFTTnet.__init__)."""
+    nn.init.xavier_normal_(model.token_wa)
+    nn.init.xavier_normal_(model.token_wv)
+    nn.init.normal_(model.pos_embedding, std=0.02)
+    nn.init.zeros_(model.cls_token)
+
+
+def ssftt(model: nn.Module) -> None:
+    """The SSFTT authors' classifier: xavier_uniform weight, bias N(0, 1e-6²)."""
+    nn.init.xavier_uniform_(model.head.weight)
+    nn.init.normal_(model.head.bias, std=1e-6)
