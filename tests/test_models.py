@@ -27,6 +27,7 @@ ALL_MODELS = [
     "mobilenet_v3_small",
     "shufflenet_v1",
     "shufflenet_v2",
+    "ssftt",
 ]
 
 # Trainable parameters for k=30, p=25, K=16 with default options. HybridSN's is the published
@@ -45,6 +46,8 @@ PARAMS_K30_P25_K16 = {
     "mobilenet_v3_small": 1_704_752,
     "shufflenet_v1": 925_936,
     "shufflenet_v2": 1_275_836,
+    # the authors' 153,224 at k=30 whatever p (tests/test_ssftt.py)
+    "ssftt": 153_224,
 }
 
 IMAGENET_PARAMS = {
