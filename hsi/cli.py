@@ -213,7 +213,6 @@ def models(
 
     from hsi.models import list_models
     from hsi.models.summary import model_summary
-
     from hsi.preprocess import check_components
 
     check_components(pca)

@@ -24,9 +24,11 @@ from hsi.models.summary import model_summary
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny batches (conftest.py)
 
 
-def build(bands: int = 30, patch: int = 13, n_classes: int = 16, seed: int = 0, **kw) -> SSFTT:
+def build(
+    n_components: int = 30, patch: int = 13, n_classes: int = 16, seed: int = 0, **kw
+) -> SSFTT:
     torch.manual_seed(seed)
-    return create_model("ssftt", bands=bands, patch=patch, n_classes=n_classes, **kw)
+    return create_model("ssftt", n_components=n_components, patch=patch, n_classes=n_classes, **kw)
 
 
 # ---- architecture -----------------------------------------------------------------------------
@@ -35,7 +37,7 @@ def build(bands: int = 30, patch: int = 13, n_classes: int = 16, seed: int = 0, 
 def test_registered_with_the_authors_defaults():
     cls = model_class("ssftt")
     assert cls is SSFTT
-    assert (cls.default_patch, cls.default_pca, cls.min_patch, cls.min_bands) == (13, 30, 5, 3)
+    assert (cls.default_patch, cls.default_pca, cls.min_patch, cls.min_components) == (13, 30, 5, 3)
     assert cls.reference_init == "ssftt" and not cls.supports_dense
     assert model_options("ssftt") == {
         "tokens": 4,
@@ -49,15 +51,15 @@ def test_registered_with_the_authors_defaults():
 
 
 @pytest.mark.parametrize(
-    ("n", "bands", "patch", "classes"),
+    ("n", "n_components", "patch", "classes"),
     [(1, 30, 13, 16), (3, 30, 13, 16), (2, 15, 11, 4), (5, 3, 5, 2), (2, 8, 25, 9)],
 )
-def test_output_shape(n, bands, patch, classes):
-    model = build(bands, patch, classes).eval()
+def test_output_shape(n, n_components, patch, classes):
+    model = build(n_components, patch, classes).eval()
     with torch.inference_mode():
-        logits = model(torch.randn(n, bands, patch, patch))
+        logits = model(torch.randn(n, n_components, patch, patch))
     assert logits.shape == (n, classes) and logits.dtype == torch.float32
-    assert model.tokenize(torch.randn(n, bands, patch, patch)).shape == (n, 4, 64)
+    assert model.tokenize(torch.randn(n, n_components, patch, patch)).shape == (n, 4, 64)
 
 
 def test_parameter_count_is_the_authors():
@@ -94,7 +96,9 @@ def test_multiply_adds_by_hand():
         + 2 * (L + 1) * d * 8  # MLP
         + d * n_cls  # classifier
     )  # fmt: skip
-    assert model_summary("ssftt", bands=k, patch=p, n_classes=n_cls, repeats=0)["macs"] == macs
+    assert (
+        model_summary("ssftt", n_components=k, patch=p, n_classes=n_cls, repeats=0)["macs"] == macs
+    )
     assert macs == 11_647_264
 
 
@@ -102,7 +106,7 @@ def test_too_small_or_wrong_sizes_are_model_errors():
     with pytest.raises(ModelError, match="ssftt needs a patch size of at least 5, got 3"):
         build(patch=3)
     with pytest.raises(ModelError, match="ssftt needs at least 3 PCA components"):
-        build(bands=2)
+        build(n_components=2)
     with pytest.raises(ModelError, match="odd"):
         build(patch=12)
     with pytest.raises(ModelError, match=r"dim \(60\) must be divisible by heads \(8\)"):
@@ -122,7 +126,7 @@ def test_options_change_the_transformer():
 
 
 def test_tokens_are_softmax_weighted_averages_over_the_pixels():
-    model = build(bands=10, patch=9).eval()
+    model = build(n_components=10, patch=9).eval()
     x = torch.randn(2, 10, 9, 9)
     with torch.no_grad():
         features = model.conv2d(model.conv3d(x.unsqueeze(1)).flatten(1, 2))  # (2, 64, 5, 5)
@@ -232,7 +236,7 @@ def test_initialisation_is_seeded(init):
 
 
 def test_eval_is_per_sample_and_training_moves_every_parameter():
-    model = build(bands=15, patch=9, n_classes=4).eval()
+    model = build(n_components=15, patch=9, n_classes=4).eval()
     x = torch.randn(3, 15, 9, 9)
     with torch.inference_mode():
         torch.testing.assert_close(model(x[1:2]), model(x)[1:2], rtol=1e-4, atol=1e-5)
@@ -249,6 +253,7 @@ def test_eval_is_per_sample_and_training_moves_every_parameter():
 def test_train_run_and_predict_from_the_bundle(scene_file, tmp_path, monkeypatch):
     """`hsi train --model ssftt` then `hsi predict` with its bundle: the same map."""
     import hsi.experiment as experiment
+    import hsi.stages as stages
 
     maps = []
     real = experiment.predict_indices
@@ -257,7 +262,8 @@ def test_train_run_and_predict_from_the_bundle(scene_file, tmp_path, monkeypatch
         maps.append(real(*args, **kwargs))
         return maps[-1]
 
-    monkeypatch.setattr(experiment, "predict_indices", spy)
+    monkeypatch.setattr(stages, "predict_indices", spy)  # the map of the training run
+    monkeypatch.setattr(experiment, "predict_indices", spy)  # hsi predict
     config = tiny_config(scene_file, model="ssftt", patch=7, epochs=2)
     result = experiment.train_run(config, run_dir=tmp_path / "run")
     run = result.run_dir
@@ -276,7 +282,7 @@ def test_train_run_and_predict_from_the_bundle(scene_file, tmp_path, monkeypatch
 
 
 def test_hsi_models_lists_ssftt():
-    res = CliRunner().invoke(app, ["models", "--no-timing", "--bands", "30", "--patch", "13"])
+    res = CliRunner().invoke(app, ["models", "--no-timing", "--pca", "30", "--patch", "13"])
     assert res.exit_code == 0, res.output
     row = next(line for line in res.stdout.splitlines() if "ssftt" in line)
     assert "153,224" in row and "does not fit" not in row

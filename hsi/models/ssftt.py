@@ -92,7 +92,7 @@ class SSFTT(PatchClassifier):
     """SSFTT: a 3-D and a 2-D conv, a Gaussian-weighted tokenizer and a small transformer."""
 
     # the 3×3×3 and 3×3 valid convolutions eat 2 spectral and 2 + 2 spatial samples
-    min_bands = 3
+    min_components = 3
     min_patch = 5
     #: the authors' window for every scene (13×13)
     default_patch = 13
@@ -103,7 +103,7 @@ class SSFTT(PatchClassifier):
 
     def __init__(
         self,
-        bands: int,
+        n_components: int,
         patch: int,
         n_classes: int,
         *,
@@ -115,7 +115,7 @@ class SSFTT(PatchClassifier):
         dropout: float = 0.1,
         emb_dropout: float = 0.1,
     ) -> None:
-        super().__init__(bands, patch, n_classes)
+        super().__init__(n_components, patch, n_classes)
         name = self._name()
         self.tokens = check_int_option("tokens", tokens, name)
         self.dim = check_int_option("dim", dim, name)
@@ -134,7 +134,7 @@ class SSFTT(PatchClassifier):
             nn.ReLU(inplace=True),
         )
         self.conv2d = nn.Sequential(
-            nn.Conv2d(CONV3D_CHANNELS * (self.bands - 2), CONV2D_CHANNELS, kernel_size=3),
+            nn.Conv2d(CONV3D_CHANNELS * (self.n_components - 2), CONV2D_CHANNELS, kernel_size=3),
             nn.BatchNorm2d(CONV2D_CHANNELS),
             nn.ReLU(inplace=True),
         )
