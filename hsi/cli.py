@@ -284,7 +284,11 @@ MethodChoice = _choices("MethodChoice", config_types.Method)
 
 Model = Annotated[str, typer.Option(help="Model name; `hsi models` lists them.")]
 Pca = Annotated[
-    int, typer.Option(help="PCA components kept (the paper: 30 for Indian Pines, 15 else).")
+    int | None,
+    typer.Option(
+        help="PCA components kept. Default: the model's own, 30 for every model so far (HybridSN's "
+        "setting for Indian Pines, SSFTT's; the HybridSN paper uses 15 for Pavia and Salinas)."
+    ),
 ]
 Patch = Annotated[
     int | None,
@@ -397,7 +401,7 @@ _SCENE_OPTIONS = [
     _keyword("model", Model, "hybridsn"),
 ]
 _RECIPE_OPTIONS = [
-    _keyword("pca", Pca, 30),
+    _keyword("pca", Pca, None),
     _keyword("patch", Patch, None),
     _keyword("split", Split, "stratified"),
     _keyword("val_size", ValSize, "0.1"),
@@ -461,7 +465,7 @@ def build_config(
     cube_key: str | None,
     labels_key: str | None,
     model: str,
-    pca: int,
+    pca: int | None,
     patch: int | None,
     split: Any,
     train_size: str | float | int,

@@ -2,9 +2,9 @@
 
 Defaults, and why (docs/training.md has the long version):
 
-- ``pca=30``, ``patch=None``: HybridSN's published setting for Indian Pines (the paper uses 15
-  for Pavia and Salinas); the window is the model's own default (25 for the networks, 1 for
-  the SVM).
+- ``pca=None``, ``patch=None``: the model's own defaults: 30 components for every model so far
+  (HybridSN's published setting for Indian Pines, the paper uses 15 for Pavia and Salinas;
+  SSFTT's), and its window (25 for HybridSN and the 2-D backbones, 13 for SSFTT, 1 for the SVM).
 - ``train_size=0.1`` stratified: the course notebook's 10 %; the paper's 30 % leaves so few test
   pixels of the small classes that its figures say little, and random splits already overstate
   accuracy (see ``--split spatial``).
@@ -70,7 +70,7 @@ class TrainConfig:
     data_dir: str | None = None
     nonfinite: Nonfinite = "error"
     # preprocessing
-    pca: int = 30
+    pca: int | None = None  # None: the model's default (30 for every model so far)
     whiten: bool = True
     pca_fit: PcaFit = "scene"
     patch: int | None = None  # None: the model's default (25 for the networks, 1 for svm)
@@ -118,6 +118,8 @@ class TrainConfig:
             )
         if self.patch is None:
             self.patch = model_class(self.model).default_patch
+        if self.pca is None:
+            self.pca = model_class(self.model).default_pca
         from hsi.patches import check_patch_size
         from hsi.splits import check_size
 

@@ -286,3 +286,15 @@ def test_hsi_models_lists_ssftt():
     assert res.exit_code == 0, res.output
     row = next(line for line in res.stdout.splitlines() if "ssftt" in line)
     assert "153,224" in row and "does not fit" not in row
+
+
+def test_its_defaults_fill_the_config(monkeypatch):
+    """No --pca / --patch given: the model's own (SSFTT: 30 components, 13×13 windows)."""
+    from hsi.config import TrainConfig
+
+    config = TrainConfig(scene="x.npy", labels="x.npy", model="ssftt").validate()
+    assert (config.pca, config.patch) == (30, 13)
+    monkeypatch.setattr(SSFTT, "default_pca", 20)  # read from the model, not a global constant
+    assert TrainConfig(scene="x.npy", labels="x.npy", model="ssftt").validate().pca == 20
+    given = TrainConfig(scene="x.npy", labels="x.npy", model="ssftt", pca=15, patch=9).validate()
+    assert (given.pca, given.patch) == (15, 9)

@@ -58,6 +58,8 @@ class PatchClassifier(nn.Module):
     min_patch: int = 1
     #: the window side used when the user gives none (HybridSN's published 25)
     default_patch: int = 25
+    #: the PCA components used when the user gives none (HybridSN's 30 for Indian Pines)
+    default_pca: int = 30
     #: False for models fitted in closed form from pixel spectra (the SVM), not by epochs of
     #: gradient steps: :func:`hsi.training.fit` then calls their ``fit_pixels``
     trained_by_gradient: bool = True

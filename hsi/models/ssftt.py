@@ -98,7 +98,7 @@ class SSFTT(PatchClassifier):
     default_patch = 13
     #: the authors' number of PCA components (30, whitened, in their IP_train.py); read by the
     #: configuration when the user gives no --pca
-    default_pca: int = 30
+    default_pca = 30  # the authors' setting (cls_SSFTT_IP/IP_train.py)
     reference_init = "ssftt"
 
     def __init__(
