@@ -2,7 +2,8 @@
 
 Every run goes through `train_run`, the code of `hsi train`, at the model's defaults (PCA 30,
 the model's window: 25 for the networks), 10 % stratified training pixels (10 % of them for
-validation), Adam 1e-3, batch 128, a fixed number of epochs and no early stopping, so the curves
+validation), Adam 1e-3, batch 32 (``--batch-size``), a fixed number of epochs and no early
+stopping (unless ``--patience``), so the curves
 are whole. Per run it records the validation OA and the number of distinct classes predicted on
 the validation pixels after every epoch (1 = the one-class plateau), the first epoch at which
 the validation OA reaches 95 % of its final value, the test OA / AA / Kappa of the kept weights
@@ -116,6 +117,7 @@ def summarise(result, scene: str, model: str, init: str, seed: int, state: dict)
 def report(rows: list[dict]) -> str:
     from hsi.models import model_class
     from hsi.sweep import describe
+    from hsi.tables import mean_pm_std
 
     lines = [
         "| scene | split | model | init | batch | seeds | epochs | one class after 5 / 10 | "
@@ -140,7 +142,7 @@ def report(rows: list[dict]) -> str:
             return f"{sum(values) / len(values):.3f}" if values else "-"
 
         oa, aa, kappa = (describe([r[k] for r in rs]) for k in ("oa", "aa", "kappa"))
-        scores = " / ".join(f"{d['mean']:.4f} ± {d['std'] or 0:.4f}" for d in (oa, aa, kappa))
+        scores = " / ".join(mean_pm_std(d["mean"], d["std"]) for d in (oa, aa, kappa))
         maps = [r["map_s"] for r in rs if "map_s" in r]
         map_s = f"{sum(maps) / len(maps):.1f}" if maps else "-"
         per_epoch = sum(r["train_s"] / r.get("epochs_run", r["epochs"]) for r in rs) / n

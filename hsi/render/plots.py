@@ -12,6 +12,7 @@ from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
 from hsi.render.figure import _check_names, _new_figure, _save, _series
 from hsi.render.palette import RenderError, _as_class_ids
+from hsi.tables import mean_pm_std
 
 _TRAIN_COLOR = "#1f77b4"
 _VAL_COLOR = "#ff7f0e"
@@ -229,7 +230,8 @@ def save_sweep_plot(
         if group_by is None and len(data[0]):
             v = data[0]
             sd = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
-            ax.set_title(f"{label}\n{v.mean():.4f} ± {sd:.4f}  (n={len(v)})", fontsize=10)
+            spread = mean_pm_std(float(v.mean()), sd)
+            ax.set_title(f"{label}\n{spread}  (n={len(v)})", fontsize=10)
             ax.set_xticks([])
         else:
             ax.set_title(label, fontsize=11)
