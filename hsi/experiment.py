@@ -115,6 +115,7 @@ def train_run(
         history=trained.fit.history,
         scene=scene,
         pred_ids=stages.to_ids(mapped.index, scene),
+        used=stages.used_mask(scene, split),
     )
     return RunResult(final_dir, metrics, trained.fit.interrupted, metrics["notes"])
 

@@ -206,9 +206,14 @@ def write_run(
     history: list[dict[str, Any]],
     scene: Scene,
     pred_ids: np.ndarray,
+    used: np.ndarray | None = None,
 ) -> Path:
     """Write the run folder complete or not at all; ``run_dir=None``: a new one under
-    ``config.out``, which ``latest`` then points at. Returns the folder."""
+    ``config.out``, which ``latest`` then points at. Returns the folder.
+
+    ``used`` (H × W bool) marks the training and validation pixels: the figures draw them apart
+    and score only the others, as the metrics do.
+    """
     import json
 
     from hsi.tables import csv_text
@@ -221,13 +226,13 @@ def write_run(
         bundle.save(stage.path / "model.pt")
         write_text(stage.path / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         write_text(stage.path / "history.csv", csv_text(history, HISTORY_COLUMNS))
-        _draw_run(stage.path, scene, pred_ids, bundle, metrics, history)
+        _draw_run(stage.path, scene, pred_ids, bundle, metrics, history, used)
     if run_dir is None:
         point_latest(stage.final)
     return stage.final
 
 
-def _draw_run(folder: Path, scene: Scene, pred_ids, bundle, metrics, history) -> None:
+def _draw_run(folder: Path, scene: Scene, pred_ids, bundle, metrics, history, used) -> None:
     import numpy as np
 
     from hsi import render
@@ -235,12 +240,14 @@ def _draw_run(folder: Path, scene: Scene, pred_ids, bundle, metrics, history) ->
     ids, names = scene.class_ids, scene.class_names
     palette = np.asarray(bundle.palette, dtype=np.uint8)
     m = metrics
-    title = f"{scene.name}: OA {m['oa']:.3f}  AA {m['aa']:.3f}  κ {m['kappa']:.3f}"
+    title = f"{scene.name}, test pixels: OA {m['oa']:.3f}  AA {m['aa']:.3f}  κ {m['kappa']:.3f}"
     render.save_map(folder / "map.png", pred_ids, ids, names, palette, title=title)
     labeled = np.where(scene.labels != 0, pred_ids, 0)
-    render.save_map(folder / "map_labeled.png", labeled, ids, names, palette, title=title)
+    render.save_map(
+        folder / "map_labeled.png", labeled, ids, names, palette, title=title, used=used
+    )
     render.save_panels(
-        folder / "panels.png", scene.labels, pred_ids, ids, names, palette, title=title
+        folder / "panels.png", scene.labels, pred_ids, ids, names, palette, title=title, used=used
     )
     render.save_confusion(folder / "confusion.png", np.asarray(m["confusion"]), ids, names)
     render.save_curves(folder / "curves.png", history)

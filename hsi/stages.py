@@ -259,7 +259,13 @@ def run_metrics(
         "confusion": report["confusion"],
         "notes": split.notes + result.notes + report["notes"],
         "scene": {"name": scene.name, "shape": list(scene.shape), "classes": scene.n_classes},
-        "split": {**split.sizes(), "strategy": config.split},
+        "split": {
+            **split.sizes(),
+            "strategy": config.split,
+            # a "best epoch" chosen on one validation pixel of a class is mostly noise: say so
+            "train_per_class": _per_class(scene, split.train),
+            "val_per_class": _per_class(scene, split.val),
+        },
         "training": {
             "best_epoch": result.best_epoch,
             "best_val_acc": result.best_val_acc,
@@ -314,6 +320,20 @@ def to_ids(index: np.ndarray, scene_or_ids: Scene | np.ndarray) -> np.ndarray:
     """Class indices back to the ground truth's own ids (unlabeled and masked pixels: 0)."""
     ids = scene_or_ids.class_ids if isinstance(scene_or_ids, Scene) else scene_or_ids
     return indices_to_ids(index, ids)
+
+
+def _per_class(scene: Scene, coords: np.ndarray) -> dict[str, int]:
+    """Pixels per class id (every class, 0 where none) among ``coords``."""
+    ids = scene.labels[coords[:, 0], coords[:, 1]]
+    return {str(int(c)): int(np.count_nonzero(ids == c)) for c in scene.class_ids}
+
+
+def used_mask(scene: Scene, split: Split) -> np.ndarray:
+    """H × W: True on the pixels the model was trained or validated on (never scored)."""
+    used = np.zeros(scene.labels.shape, dtype=bool)
+    for coords in (split.train, split.val):
+        used[coords[:, 0], coords[:, 1]] = True
+    return used
 
 
 def _no_test_pixel(scene: Scene) -> str:

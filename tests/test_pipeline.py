@@ -127,3 +127,36 @@ def test_public_api_names_resolve():
         assert getattr(hsi, name) is not None
     with pytest.raises(AttributeError):
         hsi.no_such_thing  # noqa: B018
+
+
+def test_a_runs_figures_score_the_test_pixels_only(scene_file, tmp_path, monkeypatch):
+    """panels.png and map_labeled.png mark the training and validation pixels and score the
+    rest: the panel's accuracy is the metrics' test OA, not one over every labeled pixel."""
+    from conftest import tiny_config
+
+    from hsi import render
+    from hsi.experiment import train_run
+    from hsi.render.maps import _error_rgb
+
+    calls = {}
+    for name in ("save_panels", "save_map"):
+        real = getattr(render, name)
+
+        def spy(path, *args, _real=real, _name=name, **kwargs):
+            calls.setdefault(_name, []).append((args, kwargs))
+            return _real(path, *args, **kwargs)
+
+        monkeypatch.setattr(render, name, spy)
+    result = train_run(tiny_config(scene_file, threads=1), run_dir=tmp_path / "run")
+    (gt, pred, *_), kwargs = calls["save_panels"][0]
+    used = kwargs["used"]
+    split = result.metrics["split"]
+    assert used.sum() == split["train"] + split["val"]
+    assert sum(split["val_per_class"].values()) == split["val"]
+    assert sum(split["train_per_class"].values()) == split["train"]
+    assert set(split["val_per_class"]) == set(result.metrics["per_class"])
+    _, n_ok, n_bad = _error_rgb(gt, pred, used)
+    assert n_ok + n_bad == split["test"]
+    assert n_ok / (n_ok + n_bad) == pytest.approx(result.metrics["oa"])
+    labeled_map = [kw for _, kw in calls["save_map"] if "used" in kw]
+    assert len(labeled_map) == 1 and (labeled_map[0]["used"] == used).all()

@@ -12,7 +12,7 @@ from matplotlib.image import imread
 
 from hsi import render
 from hsi.errors import HSIError
-from hsi.render.maps import CORRECT, WRONG, _error_rgb
+from hsi.render.maps import CORRECT, USED, WRONG, _error_rgb
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IDS = [1, 10, 11, 12, 13, 14]
@@ -217,6 +217,37 @@ def test_panels_report_oa_on_labeled_pixels(captured):
     titles = [ax.get_title() for ax in captured[0].axes]
     assert any("OA 75.00%" in t for t in titles)
     assert "14 · Woods" in _legend_texts(captured[0])
+
+
+def test_panels_score_test_pixels_only_and_show_the_training_pixels(captured):
+    """The notebook's panels counted the training pixels: 5 of 6 labeled pixels right reads
+    83 %, while the 4 test pixels alone are 3 of 4 right (75 %)."""
+    gt = np.array([[1, 10, 11], [11, 1, 10]])
+    pred = np.array([[1, 10, 11], [1, 1, 10]])  # the one wrong pixel is a test pixel
+    used = np.array([[True, True, False], [False, False, False]])
+    render.save_panels("p.png", gt, pred, IDS, NAMES, used=used)
+    titles = [ax.get_title() for ax in captured[0].axes]
+    assert any("test OA 75.00% (4 px)" in t for t in titles), titles
+    assert not any("83.33" in t for t in titles)
+    texts = [
+        t.get_text()
+        for ax in captured[0].axes
+        if ax.get_legend()
+        for t in ax.get_legend().get_texts()
+    ]
+    assert texts == ["correct (3)", "wrong (1)", "used for training (2)"]
+    rgb, n_ok, n_bad = _error_rgb(gt, pred, used)
+    assert (n_ok, n_bad) == (3, 1)
+    assert (rgb[0, 0] == USED).all() and (rgb[0, 1] == USED).all() and (rgb[1, 0] == WRONG).all()
+
+
+def test_map_marks_the_training_pixels(captured):
+    gt = np.array([[1, 10, 0], [11, 1, 10]])
+    used = np.array([[True, False, False], [False, False, True]])
+    render.save_map("m.png", gt, IDS, NAMES, used=used)
+    assert _legend_texts(captured[0])[-1] == "used for training (2)"
+    with pytest.raises(ValueError, match="training-pixel mask"):
+        render.save_map("m.png", gt, IDS, NAMES, used=used[:1])
 
 
 def test_panels_shape_mismatch(maps):

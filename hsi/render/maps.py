@@ -31,6 +31,9 @@ from hsi.render.palette import (
 
 CORRECT = np.array([185, 185, 185], dtype=np.uint8)
 WRONG = np.array([228, 26, 28], dtype=np.uint8)
+# pixels the model was trained (or validated) on: never scored, drawn apart from test pixels
+USED = np.array([70, 130, 200], dtype=np.uint8)
+USED_LABEL = "used for training"
 # Grey/red rather than green/red: readable for the common red-green colour blindness.
 
 
@@ -44,19 +47,27 @@ def save_map(
     title: str | None = None,
     legend: bool = True,
     background_label: str | None = None,
+    used: np.ndarray | None = None,
 ) -> Path:
     """Write a label map (original ids, 0 = unlabeled) as an image with a class legend beside it.
 
-    ``background_label`` (e.g. ``"unlabeled"``) adds a legend entry for 0. Returns the path.
+    ``background_label`` (e.g. ``"unlabeled"``) adds a legend entry for 0. ``used`` (H × W
+    bool) marks the training and validation pixels, drawn in one colour of their own ("used for
+    training") so that the map shows predictions only where they are a test. Returns the path.
     """
     ids = _as_class_ids(class_ids)
     names = _check_names(class_names, len(ids))
     pal = _as_palette(palette, len(ids))
     rgb = colorize(ids_map, ids, pal)
+    handles = _class_handles(ids, names, pal, background_label) if legend else []
+    if used is not None:
+        used = _as_mask(used, rgb.shape[:2])
+        rgb[used] = USED
+        if legend:
+            handles.append(_patch(USED, f"{USED_LABEL} ({int(used.sum()):,})"))
     h, w = rgb.shape[:2]
     map_w, map_h = _map_inches(h, w)
     wide = w / h > 2.0
-    handles = _class_handles(ids, names, pal, background_label) if legend else []
     fig_w, fig_h = map_w + 0.3, map_h + (0.5 if title else 0.2)
     if handles:
         leg_w, leg_h = _legend_inches(handles, wide)
@@ -75,15 +86,32 @@ def save_map(
     return _save(fig, path)
 
 
-def _error_rgb(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, int, int]:
+def _error_rgb(
+    gt: np.ndarray, pred: np.ndarray, used: np.ndarray | None = None
+) -> tuple[np.ndarray, int, int]:
+    """Correct / wrong on the scored pixels (labeled, not ``used``); ``used`` ones apart."""
     labeled = gt != 0
-    correct = labeled & (pred == gt)
-    wrong = labeled & ~correct
+    scored = labeled if used is None else labeled & ~used
+    correct = scored & (pred == gt)
+    wrong = scored & ~correct
     rgb = np.empty(gt.shape + (3,), dtype=np.uint8)
     rgb[:] = BACKGROUND
     rgb[correct] = CORRECT
     rgb[wrong] = WRONG
+    if used is not None:
+        rgb[labeled & used] = USED
     return rgb, int(correct.sum()), int(wrong.sum())
+
+
+def _as_mask(mask: Any, shape: tuple[int, ...]) -> np.ndarray:
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != tuple(shape):
+        raise RenderError(f"the training-pixel mask is {mask.shape} but the map is {tuple(shape)}")
+    return mask
+
+
+def _patch(color: np.ndarray, label: str) -> Patch:
+    return Patch(facecolor=color / 255, edgecolor="0.35", lw=0.5, label=label)
 
 
 def save_panels(
@@ -96,11 +124,14 @@ def save_panels(
     *,
     title: str | None = None,
     background_label: str | None = None,
+    used: np.ndarray | None = None,
 ) -> Path:
     """Ground truth | prediction | errors, with a shared class legend; OA in the errors title.
 
-    Errors are judged on labeled pixels only (gt != 0): correct in grey, wrong in red (a 0 in
-    the prediction there counts as wrong), unlabeled in black. Returns the path.
+    Errors are judged on the test pixels only: labeled (gt != 0) and not ``used`` (H × W bool,
+    the pixels the model was trained or validated on, drawn in blue as "used for training" and
+    never counted). Correct in grey, wrong in red (a 0 in the prediction there counts as
+    wrong), unlabeled in black. Returns the path.
     """
     ids = _as_class_ids(class_ids)
     names = _check_names(class_names, len(ids))
@@ -111,8 +142,11 @@ def save_panels(
         raise RenderError(f"ground truth is {gt.shape} but prediction is {pred.shape}")
     gt_rgb = colorize(gt, ids, pal)
     pred_rgb = colorize(pred, ids, pal)
-    err_rgb, n_ok, n_bad = _error_rgb(gt, pred)
-    n_lab = n_ok + n_bad
+    if used is not None:
+        used = _as_mask(used, gt.shape)
+    err_rgb, n_ok, n_bad = _error_rgb(gt, pred, used)
+    n_scored = n_ok + n_bad
+    n_lab = int(np.count_nonzero(gt))
 
     h, w = gt.shape
     # Three wide scenes side by side would be slivers: stack them instead.
@@ -131,7 +165,11 @@ def save_panels(
     fig = _new_figure((fig_w, fig_h))
     axes = fig.subplots(3, 1) if stacked else fig.subplots(1, 3)
 
-    oa_text = f"OA {100 * n_ok / n_lab:.2f}%" if n_lab else "OA n/a (no labeled pixels)"
+    what = "test OA" if used is not None else "OA"
+    if n_scored:
+        oa_text = f"{what} {100 * n_ok / n_scored:.2f}% ({n_scored:,} px)"
+    else:
+        oa_text = f"{what} n/a (no pixel to score)"
     panels = (
         (gt_rgb, f"Ground truth ({n_lab:,} labeled px)"),
         (pred_rgb, "Prediction"),
@@ -140,15 +178,14 @@ def save_panels(
     for ax, (rgb, panel_title) in zip(axes, panels, strict=True):
         _show_map(ax, rgb)
         ax.set_title(panel_title, fontsize=10)
-    err_handles = [
-        Patch(facecolor=CORRECT / 255, edgecolor="0.35", lw=0.5, label=f"correct ({n_ok:,})"),
-        Patch(facecolor=WRONG / 255, edgecolor="0.35", lw=0.5, label=f"wrong ({n_bad:,})"),
-    ]
+    err_handles = [_patch(CORRECT, f"correct ({n_ok:,})"), _patch(WRONG, f"wrong ({n_bad:,})")]
+    if used is not None:
+        err_handles.append(_patch(USED, f"{USED_LABEL} ({int((used & (gt != 0)).sum()):,})"))
     axes[2].legend(
         handles=err_handles,
         loc="upper center",
         bbox_to_anchor=(0.5, -0.01),
-        ncols=2,
+        ncols=len(err_handles),
         fontsize=8,
         frameon=False,
         handlelength=1.2,
