@@ -281,6 +281,7 @@ NonfiniteChoice = _choices("NonfiniteChoice", config_types.Nonfinite)
 InitChoice = _choices("InitChoice", config_types.Init)
 DeviceChoice = _choices("DeviceChoice", config_types.Device)
 MethodChoice = _choices("MethodChoice", config_types.Method)
+ScheduleChoice = _choices("ScheduleChoice", config_types.Schedule)
 
 Model = Annotated[str, typer.Option(help="Model name; `hsi models` lists them.")]
 Pca = Annotated[
@@ -378,6 +379,26 @@ PcaFit = Annotated[
     PcaFitChoice,
     typer.Option(help="Fit the PCA on the whole scene (the paper) or on the training pixels."),
 ]
+Augment = Annotated[
+    bool,
+    typer.Option(help="Train on each window in one of its 8 flips/90° rotations (seeded)."),
+]
+Tta = Annotated[
+    bool,
+    typer.Option(
+        help="Map with the mean logits of the 8 flips/rotations of each window (8× the work)."
+    ),
+]
+LabelSmoothing = Annotated[
+    float, typer.Option(help="Cross-entropy label smoothing, in [0, 1); 0 as in the paper.")
+]
+Schedule = Annotated[
+    ScheduleChoice,
+    typer.Option(help="Learning rate: constant (the paper) or cosine decay to 0 over --epochs."),
+]
+Warmup = Annotated[
+    int, typer.Option(help="Epochs of linear learning-rate warm-up before the schedule.")
+]
 NonFinite = Annotated[
     NonfiniteChoice,
     typer.Option(help="NaN/Inf pixels: error, or mask (zero-fill and treat as unlabeled)."),
@@ -410,6 +431,11 @@ _RECIPE_OPTIONS = [
     _keyword("lr", Lr, 1e-3),
     _keyword("weight_decay", WeightDecay, 0.0),
     _keyword("patience", Patience, 10),
+    _keyword("augment", Augment, False),
+    _keyword("tta", Tta, False),
+    _keyword("label_smoothing", LabelSmoothing, 0.0),
+    _keyword("schedule", Schedule, "constant"),
+    _keyword("warmup", Warmup, 0),
     _keyword("device", Device, "auto"),
     _keyword("data_dir", DataDir, None),
     _keyword("width", Width, None),
@@ -475,6 +501,11 @@ def build_config(
     lr: float,
     weight_decay: float,
     patience: int,
+    augment: bool,
+    tta: bool,
+    label_smoothing: float,
+    schedule: Any,
+    warmup: int,
     seed: int,
     device: Any,
     out: Path,
@@ -526,6 +557,11 @@ def build_config(
         lr=lr,
         weight_decay=weight_decay,
         patience=patience,
+        augment=augment,
+        tta=tta,
+        label_smoothing=label_smoothing,
+        schedule=_value(schedule),
+        warmup=warmup,
         seed=seed,
         deterministic=deterministic,
         workers=workers,
@@ -598,6 +634,13 @@ def predict(
     ] = "auto",
     device: Device = "auto",
     nonfinite: NonFinite = "error",
+    tta: Annotated[
+        bool | None,
+        typer.Option(
+            "--tta/--no-tta",
+            help="Mean logits of the 8 flips/rotations of each window. Default: as trained.",
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Classify every pixel of a scene with a trained bundle, keeping the ground truth's ids.
@@ -621,6 +664,7 @@ def predict(
         nonfinite=_value(nonfinite),
         method=_value(method),
         device=_value(device),
+        tta=tta,
         progress=_progress(quiet),
     )
     typer.echo(f"model: {summary['bundle']}")

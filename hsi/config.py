@@ -37,6 +37,7 @@ Nonfinite = Literal["error", "mask"]  # NaN/Inf pixels: refuse, or zero-fill and
 Init = Literal["reference", "torch"]  # the family's reference initialisation, or layer defaults
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Method = Literal["auto", "dense", "patches"]  # how a whole scene is mapped
+Schedule = Literal["constant", "cosine"]  # the learning rate over the epochs
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "split": get_args(SplitName),
@@ -45,9 +46,10 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "nonfinite": get_args(Nonfinite),
     "init": get_args(Init),
     "device": get_args(Device),
+    "schedule": get_args(Schedule),
 }
 # PyTorch takes these as C ints: a larger value crashes deep inside, after the PCA
-_C_INTS = ("epochs", "batch_size", "pca", "patience", "threads", "workers", "block_size")
+_C_INTS = ("epochs", "batch_size", "pca", "patience", "threads", "workers", "block_size", "warmup")
 
 
 def check_choice(param: str, value: Any, choices: tuple[str, ...]) -> str:
@@ -89,6 +91,12 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     patience: int | None = 10
+    # training improvements (docs/models.md measures each; off until one beats the seed spread)
+    augment: bool = False  # the eight flips/rotations of each training window
+    tta: bool = False  # maps: mean logits over the eight flips/rotations
+    label_smoothing: float = 0.0
+    schedule: Schedule = "constant"
+    warmup: int = 0  # epochs of linear learning-rate warm-up
     seed: int = 0
     deterministic: bool = True
     workers: int = 0
@@ -146,6 +154,16 @@ class TrainConfig:
             raise ConfigError(
                 f"weight_decay must be a finite number >= 0, got {self.weight_decay}",
                 params=("weight_decay",),
+            )
+        if not (math.isfinite(self.label_smoothing) and 0 <= self.label_smoothing < 1):
+            raise ConfigError(
+                f"label_smoothing must be in [0, 1), got {self.label_smoothing}",
+                params=("label_smoothing",),
+            )
+        if not 0 <= self.warmup <= self.epochs:
+            raise ConfigError(
+                f"warmup must be between 0 and epochs ({self.epochs}), got {self.warmup}",
+                params=("warmup", "epochs"),
             )
         from hsi.seeding import check_seed
 

@@ -132,9 +132,13 @@ def predict_run(
     nonfinite: str = "error",
     method: str = "auto",
     device: str = "auto",
+    tta: bool | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Map a scene with a bundle; write the PNG, ``.npy`` and ``.mat`` (and metrics with labels)."""
+    """Map a scene with a bundle; write the PNG, ``.npy`` and ``.mat`` (and metrics with labels).
+
+    ``tta=None`` maps as the model was trained to be mapped (its config's ``tta``).
+    """
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise ConfigError(
@@ -171,6 +175,7 @@ def predict_run(
         mask=pixel_mask,
         device=dev,
         progress=progress,
+        tta=bool(bundle.config.get("tta", False)) if tta is None else tta,
     )
     summary: dict[str, Any] = {
         "bundle": str(bundle_file),

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hsi.augment import mean_over_views
 from hsi.errors import ConfigError
 from hsi.patches import PatchDataset, pad_cube
 from hsi.progress import track
@@ -41,10 +42,14 @@ def predict_indices(
     mask: np.ndarray | None = None,
     device: torch.device | str = "cpu",
     progress: bool = False,
+    tta: bool = False,
 ) -> np.ndarray:
     """Class index (0..K-1) of every pixel of a reduced cube ``(H, W, k)``; -1 outside ``mask``.
 
     ``mask`` (H × W bool) limits the work to those pixels (patch path) or tiles (dense path).
+    ``tta``: average the logits of the eight flips and rotations of every window
+    (:mod:`hsi.augment`); the dense path transforms each padded tile, runs its pass and maps the
+    result back, so both paths still agree. Eight times the work.
     """
     h, w = reduced.shape[:2]
     dense_ok = bool(getattr(model, "supports_dense", False))
@@ -61,10 +66,10 @@ def predict_indices(
     try:
         with torch.inference_mode():
             if use_dense:
-                out = _predict_dense(model, padded, patch, tile, mask, device, progress)
+                out = _predict_dense(model, padded, patch, tile, mask, device, progress, tta)
             else:
                 out = _predict_patches(
-                    model, reduced, padded, patch, batch_size, mask, device, progress
+                    model, reduced, padded, patch, batch_size, mask, device, progress, tta
                 )
     finally:
         model.train(was_training)
@@ -73,7 +78,7 @@ def predict_indices(
     return out
 
 
-def _predict_dense(model, padded, patch, tile, mask, device, progress) -> np.ndarray:
+def _predict_dense(model, padded, patch, tile, mask, device, progress, tta) -> np.ndarray:
     _, hp, wp = padded.shape
     h, w = hp - patch + 1, wp - patch + 1
     out = np.full((h, w), -1, dtype=np.int64)
@@ -86,18 +91,18 @@ def _predict_dense(model, padded, patch, tile, mask, device, progress) -> np.nda
     for i, j in track(tiles, "mapping (dense)", progress):
         i1, j1 = min(i + tile, h), min(j + tile, w)
         x = torch.from_numpy(padded[:, i : i1 + patch - 1, j : j1 + patch - 1]).to(device)
-        logits = model.dense_logits(x)
+        logits = mean_over_views(model.dense_logits, x) if tta else model.dense_logits(x)
         out[i:i1, j:j1] = logits.argmax(0).cpu().numpy()
     return out
 
 
-def _predict_patches(model, reduced, padded, patch, batch_size, mask, device, progress):
+def _predict_patches(model, reduced, padded, patch, batch_size, mask, device, progress, tta):
     h, w = reduced.shape[:2]
     coords = np.argwhere(np.ones((h, w), dtype=bool) if mask is None else mask)
     data = PatchDataset(reduced, coords, patch=patch, padded=padded)
     out = np.full((h, w), -1, dtype=np.int64)
     out[coords[:, 0], coords[:, 1]] = predict_patches(
-        model, data, batch_size, device, progress=progress
+        model, data, batch_size, device, progress=progress, tta=tta
     )
     return out
 
@@ -110,6 +115,7 @@ def predict_patches(
     *,
     return_loss: bool = False,
     progress: bool = False,
+    tta: bool = False,
 ):
     """Class indices for every window of ``data`` (and the mean loss against its targets).
 
@@ -126,7 +132,8 @@ def predict_patches(
             for start in track(starts, "mapping (patches)", progress):
                 idx = np.arange(start, min(start + batch_size, len(data)))
                 x, y = data.get_batch(idx)
-                logits = model(x.to(device))
+                x = x.to(device)
+                logits = mean_over_views(model, x) if tta else model(x)
                 out[idx] = logits.argmax(1).cpu().numpy()
                 if return_loss:
                     loss = nn.functional.cross_entropy(logits, y.to(device), reduction="sum")

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from hsi.config import TrainConfig
     from hsi.data.scene import Scene
 
-HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_classes")
+HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_classes", "lr")
 
 # renames that lose against a folder of the same name (Linux: ENOTEMPTY, others: EEXIST)
 _TAKEN = (errno.EEXIST, errno.ENOTEMPTY)

@@ -169,6 +169,10 @@ def fit_model(
         workers=config.workers,
         device=device,
         progress=progress,
+        augment=config.augment,
+        label_smoothing=config.label_smoothing,
+        schedule=config.schedule,
+        warmup=config.warmup,
     )
     for note in result.notes:
         say(note)
@@ -190,7 +194,13 @@ def map_scene(
     """Every pixel of the scene classified, timed."""
     t0 = time.perf_counter()
     index = predict_indices(
-        model, reduced, patch=config.patch, padding=config.padding, device=device, progress=progress
+        model,
+        reduced,
+        patch=config.patch,
+        padding=config.padding,
+        device=device,
+        progress=progress,
+        tta=config.tta,
     )
     return Mapped(index, time.perf_counter() - t0)
 

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from hsi.augment import random_views
 from hsi.errors import HSIError, TrainingError
 from hsi.inference import predict_patches
 from hsi.patches import PatchDataset
@@ -54,8 +55,18 @@ def fit(
     workers: int = 0,
     device: torch.device | str = "cpu",
     progress: bool = False,
+    augment: bool = False,
+    label_smoothing: float = 0.0,
+    schedule: str = "constant",
+    warmup: int = 0,
 ) -> FitResult:
     """Train ``model`` in place; its final weights are the kept (best) ones.
+
+    ``augment``: each training window is seen in one of its eight flips and 90° rotations,
+    drawn per window and per epoch from a generator seeded by ``seed``. ``label_smoothing``:
+    PyTorch's cross-entropy smoothing. ``schedule="cosine"``: the learning rate decays from
+    ``lr`` to 0 over ``epochs`` along a half cosine; ``warmup`` epochs ramp it up linearly
+    first (per step). Validation and the kept weights are unchanged by all four.
 
     A model that is not trained by gradient (``trained_by_gradient = False``, the SVM) is fitted
     once on the spectra of the training and validation pixels, its own cross-validation taking
@@ -66,7 +77,7 @@ def fit(
     device = torch.device(device)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     loader = DataLoader(
         train,
         batch_size=batch_size,
@@ -76,6 +87,11 @@ def fit(
         worker_init_fn=seed_worker if workers else None,
         persistent_workers=workers > 0,
     )
+    steps = epochs * len(loader)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, steps, warmup * len(loader), schedule)
+    )
+    views = make_generator(seed + 1) if augment else None  # its own stream: the order stays
     history: list[dict[str, Any]] = []
     best_state, best_epoch, best_val, since_best = None, 0, -math.inf, 0
     stopped_early = interrupted = False
@@ -87,6 +103,8 @@ def fit(
                 model.train()
                 total_loss, correct, count = 0.0, 0, 0
                 for x, y in loader:
+                    if views is not None:
+                        x = random_views(x, views)
                     x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                     optimizer.zero_grad(set_to_none=True)
                     logits = model(x)
@@ -97,6 +115,7 @@ def fit(
                         )
                     loss.backward()
                     optimizer.step()
+                    scheduler.step()
                     total_loss += float(loss.detach()) * len(y)
                     correct += int((logits.argmax(1) == y).sum())
                     count += len(y)
@@ -110,6 +129,7 @@ def fit(
                     "epoch": epoch,
                     "train_loss": total_loss / count,
                     "train_acc": correct / count,
+                    "lr": optimizer.param_groups[0]["lr"],  # after the epoch's last step
                 }
                 if val is not None and len(val):
                     row["val_loss"], row["val_acc"], predicted = evaluate(
@@ -189,6 +209,16 @@ def evaluate(
     predicted, loss = predict_patches(model, data, batch_size, device, return_loss=True)
     acc = float((predicted == data.targets).mean()) if len(data) else float("nan")
     return loss, acc, predicted
+
+
+def lr_factor(step: int, steps: int, warmup_steps: int, schedule: str) -> float:
+    """The learning rate of ``step`` (0-based, of ``steps``) as a share of the base rate."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "cosine":
+        done = (step - warmup_steps) / max(1, steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(done, 1.0)))
+    return 1.0
 
 
 def _diverged(epoch: int, what: str, lr: float) -> str:

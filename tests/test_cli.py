@@ -37,7 +37,7 @@ def test_train_writes_every_output(trained):
     assert metrics["reproducibility"]["torch_threads"] == torch.get_num_threads()
     assert metrics["split"]["train"] + metrics["split"]["val"] + metrics["split"]["test"] > 0
     history = (trained / "history.csv").read_text().splitlines()
-    assert history[0] == "epoch,train_loss,train_acc,val_loss,val_acc,val_classes"
+    assert history[0] == "epoch,train_loss,train_acc,val_loss,val_acc,val_classes,lr"
     training = metrics["training"]
     assert len(history) == 1 + training["epochs_run"]
     # early stopping is on by default: 10 epochs without a better validation score end the run
