@@ -1,8 +1,10 @@
-"""Read a user's scene from .mat (v5 and v7.3), .npy / .npz or ENVI (.hdr/.img) into a Scene.
+"""Read a user's scene from .mat (v5 and v7.3), .npy / .npz, ENVI (.hdr/.img) or GeoTIFF (.tif).
 
 Arrays are found automatically — the one 3-D numeric array is the cube, the one 2-D integer
-array is the ground truth — or named with ``cube_key`` / ``labels_key``. Every problem is a
-one-line :class:`~hsi.errors.DataError` naming the file and what was expected.
+array is the ground truth — or named with ``cube_key`` / ``labels_key``. GeoTIFF and ENVI scenes
+keep their CRS, geotransform and band wavelengths on the :class:`Scene` (see
+:mod:`hsi.data.geo`). Every problem is a one-line :class:`~hsi.errors.DataError` naming the file
+and what was expected.
 """
 
 from __future__ import annotations
@@ -13,6 +15,15 @@ from typing import Literal
 
 import numpy as np
 
+from hsi.data.geo import (
+    TIFF_SUFFIXES,
+    GeoInfo,
+    envi_geoinfo,
+    read_geotiff_cube,
+    read_geotiff_labels,
+    same_crs,
+    same_grid,
+)
 from hsi.data.scene import Scene
 from hsi.errors import DataError
 
@@ -22,7 +33,7 @@ MAT_SUFFIXES = {".mat"}
 NPY_SUFFIXES = {".npy"}
 NPZ_SUFFIXES = {".npz"}
 ENVI_SUFFIXES = {".hdr", ".img", ".dat", ".raw", ".bil", ".bip", ".bsq"}
-SUPPORTED = ".mat, .npy, .npz, ENVI .hdr/.img"
+SUPPORTED = ".mat, .npy, .npz, ENVI .hdr/.img, GeoTIFF .tif"
 _MAX_ID = np.iinfo(np.int64).max
 
 
@@ -42,24 +53,36 @@ def read_scene(
     ``labels`` is a second file holding the ground truth; it may be the cube's own file. Without
     ``labels`` but with ``labels_key``, the ground truth is read from the cube's file.
     ``class_names`` is either one name per class id present (in increasing id order) or a mapping
-    from id to name. ``nonfinite="mask"`` zero-fills pixels with NaN/Inf and marks them unlabeled;
-    the default refuses such a cube.
+    from id to name. ``nonfinite="mask"`` zero-fills pixels with NaN/Inf (and a GeoTIFF's nodata
+    pixels) and marks them unlabeled; the default refuses such a cube.
+
+    A GeoTIFF or ENVI cube fills the scene's ``crs``, ``transform`` and ``wavelengths`` where its
+    file records them; a ground truth that is georeferenced too must lie on the same grid.
     """
     path = Path(path)
     if nonfinite not in ("error", "mask"):
         raise DataError(f"nonfinite must be 'error' or 'mask', got {nonfinite!r}")
-    cube = read_cube(path, key=cube_key)
+    cube, geo, n_nodata = _read_cube_geo(path, cube_key)
 
     if labels is None and labels_key is not None:
         labels = path
-    gt = None if labels is None else read_labels(labels, key=labels_key)
+    gt = None
+    if labels is not None:
+        gt, gt_geo = _read_labels_geo(Path(labels), labels_key)
     if gt is not None and gt.shape != cube.shape[:2]:
         raise DataError(
             f"{Path(labels).name}: ground truth is {gt.shape[0]}×{gt.shape[1]} but the cube "
             f"{path.name} is {cube.shape[0]}×{cube.shape[1]} (height × width must match)"
         )
+    if gt is not None and not (
+        same_grid(geo.transform, gt_geo.transform) and same_crs(geo.crs, gt_geo.crs)
+    ):
+        raise DataError(
+            f"{Path(labels).name}: the ground truth is georeferenced differently from the cube "
+            f"{path.name} (another CRS or pixel grid); resample it onto the cube's grid"
+        )
 
-    cube, gt, n_bad = _check_finite(cube, gt, path, nonfinite)
+    cube, gt, n_bad = _check_finite(cube, gt, path, nonfinite, nodata=n_nodata > 0)
     _check_not_constant(cube, path)
     class_ids = (
         np.zeros(0, dtype=np.int64) if gt is None else np.unique(gt[gt != 0]).astype(np.int64)
@@ -80,20 +103,34 @@ def read_scene(
         name=name or path.stem,
         palette=palette,
         meta=meta,
+        crs=geo.crs,
+        transform=geo.transform,
+        wavelengths=geo.wavelengths,
     )
 
 
 def read_cube(path: str | Path, key: str | None = None) -> np.ndarray:
-    """The 3-D numeric array ``(H, W, B)`` of a file; ENVI cubes stay memory-mapped."""
-    path = Path(path)
+    """The 3-D numeric array ``(H, W, B)`` of a file; ENVI cubes stay memory-mapped.
+
+    A GeoTIFF's bands become a float32 cube with its nodata values as NaN.
+    """
+    return _read_cube_geo(Path(path), key)[0]
+
+
+def _read_cube_geo(path: Path, key: str | None) -> tuple[np.ndarray, GeoInfo, int]:
+    """``(cube, georeferencing, nodata pixel count)``."""
     suffix = _check_file(path)
+    if suffix in ENVI_SUFFIXES | TIFF_SUFFIXES and key is not None:
+        kind = "an ENVI" if suffix in ENVI_SUFFIXES else "a GeoTIFF"
+        raise DataError(
+            f"{path.name}: {kind} file holds one cube; cube_key does not apply",
+            params=("cube_key",),
+        )
+    if suffix in TIFF_SUFFIXES:
+        return read_geotiff_cube(path)
     if suffix in ENVI_SUFFIXES:
-        if key is not None:
-            raise DataError(
-                f"{path.name}: an ENVI file holds one cube; cube_key does not apply",
-                params=("cube_key",),
-            )
-        return _read_envi(path)
+        cube, hdr, header = _read_envi(path)
+        return cube, envi_geoinfo(hdr, header, cube.shape[2]), 0
     arrays = _read_arrays(path, suffix)
     cube = _pick(arrays, key, path, what="cube", wanted=_is_cube, expect="a 3-D numeric array")
     if not _is_cube(cube):  # a variable named with --cube-key is not checked by _pick
@@ -107,24 +144,37 @@ def read_cube(path: str | Path, key: str | None = None) -> np.ndarray:
             f"{where}: expected a 3-D numeric array (H×W×B) for the cube, "
             f"got shape {tuple(cube.shape)} {cube.dtype}"
         )
-    return cube
+    return cube, GeoInfo(), 0
 
 
 def read_labels(path: str | Path, key: str | None = None) -> np.ndarray:
-    """The 2-D ground truth of a file as int64, validated: integer-valued and non-negative."""
-    path = Path(path)
+    """The 2-D ground truth of a file as int64, validated: integer-valued and non-negative.
+
+    A single-band GeoTIFF's nodata pixels become 0 (unlabeled).
+    """
+    return _read_labels_geo(Path(path), key)[0]
+
+
+def _read_labels_geo(path: Path, key: str | None) -> tuple[np.ndarray, GeoInfo]:
     suffix = _check_file(path)
-    if suffix in ENVI_SUFFIXES:
-        gt = np.asarray(_read_envi(path))
+    geo = GeoInfo()
+    if suffix in TIFF_SUFFIXES:
+        gt, geo = read_geotiff_labels(path)
+        arrays = {"band 1": gt}
+    elif suffix in ENVI_SUFFIXES:
+        gt, hdr, header = _read_envi(path)
+        gt = np.asarray(gt)
         if gt.ndim == 3 and gt.shape[2] == 1:
             gt = gt[:, :, 0]
         arrays = {"envi": gt}
+        geo = envi_geoinfo(hdr, header, 1)
+        geo = GeoInfo(crs=geo.crs, transform=geo.transform)
     else:
         arrays = _read_arrays(path, suffix)
     gt = _pick(
         arrays, key, path, what="labels", wanted=_is_label_like, expect="a 2-D integer array"
     )
-    return _validate_labels(np.asarray(gt), path, key)
+    return _validate_labels(np.asarray(gt), path, key), geo
 
 
 def _check_file(path: Path) -> str:
@@ -133,7 +183,7 @@ def _check_file(path: Path) -> str:
     if path.is_dir():
         raise DataError(f"{path}: is a folder; expected a scene file ({SUPPORTED})")
     suffix = path.suffix.lower()
-    if suffix not in MAT_SUFFIXES | NPY_SUFFIXES | NPZ_SUFFIXES | ENVI_SUFFIXES:
+    if suffix not in MAT_SUFFIXES | NPY_SUFFIXES | NPZ_SUFFIXES | ENVI_SUFFIXES | TIFF_SUFFIXES:
         raise DataError(f"{path.name}: unsupported file type {suffix!r}; expected {SUPPORTED}")
     return suffix
 
@@ -185,7 +235,8 @@ def _is_hdf5(path: Path) -> bool:
     return b"\x89HDF\r\n\x1a\n" in head
 
 
-def _read_envi(path: Path) -> np.ndarray:
+def _read_envi(path: Path) -> tuple[np.ndarray, Path, dict]:
+    """``(memory map (H, W, B), header path, header fields as spectral parses them)``."""
     import spectral
 
     hdr = path if path.suffix.lower() == ".hdr" else path.with_suffix(".hdr")
@@ -194,7 +245,7 @@ def _read_envi(path: Path) -> np.ndarray:
     try:
         img = spectral.open_image(str(hdr))
         # bip is (rows, cols, bands) — the project's axis order — and stays memory-mapped.
-        return img.open_memmap(interleave="bip")
+        return img.open_memmap(interleave="bip"), hdr, dict(img.metadata)
     except Exception as exc:
         raise DataError(f"{hdr.name}: cannot read the ENVI image ({_short(exc)})") from exc
 
@@ -260,7 +311,15 @@ def _validate_labels(gt: np.ndarray, path: Path, key: str | None) -> np.ndarray:
     return np.ascontiguousarray(gt, dtype=np.int64)
 
 
-def _check_finite(cube: np.ndarray, gt: np.ndarray | None, path: Path, policy: NonFinitePolicy):
+def _check_finite(
+    cube: np.ndarray,
+    gt: np.ndarray | None,
+    path: Path,
+    policy: NonFinitePolicy,
+    *,
+    nodata: bool = False,
+):
+    """``nodata``: the reader turned the file's nodata values into NaN (a GeoTIFF's fill)."""
     if not np.issubdtype(cube.dtype, np.floating):
         return cube, gt, 0
     bad = ~np.isfinite(cube).all(axis=2)
@@ -268,12 +327,15 @@ def _check_finite(cube: np.ndarray, gt: np.ndarray | None, path: Path, policy: N
     if n_bad == 0:
         return cube, gt, 0
     if policy == "error":
+        what = "are nodata or contain NaN or Inf" if nodata else "contain NaN or Inf"
         raise DataError(
-            f"{path.name}: {n_bad} pixels contain NaN or Inf; clean the cube, or pass "
+            f"{path.name}: {n_bad} pixels {what}; clean the cube, or pass "
             f"nonfinite mask to zero-fill them and treat them as unlabeled",
             params=("nonfinite",),
         )
-    cube = np.array(cube)  # never write into the user's memory map
+    if isinstance(cube, np.memmap) or not cube.flags.writeable:
+        cube = np.array(cube)  # never write into the user's memory map
+    # else the array is this reader's own (a GeoTIFF's cube): filled in place, no second copy
     cube[bad] = 0
     if gt is not None:
         gt = gt.copy()

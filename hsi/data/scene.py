@@ -14,6 +14,16 @@ class Scene:
     ``labels`` keep the ground truth's own ids (any non-negative integers, 0 = unlabeled).
     ``class_ids`` are the sorted non-zero ids; inside the pipeline class *indices* 0..K-1 are used
     and ``class_ids[k]`` maps index ``k`` back to the ground truth's id.
+
+    Where the file says so (GeoTIFF, ENVI), the scene keeps its place on the ground and its bands'
+    wavelengths; every other source leaves these ``None``:
+
+    - ``crs``: the coordinate reference system as WKT.
+    - ``transform``: the 6 coefficients of the GDAL geotransform ``(x0, dx, rx, y0, ry, dy)``:
+      the map position of pixel (row, col)'s upper-left corner is
+      ``(x0 + col*dx + row*rx, y0 + col*ry + row*dy)``; ``dy`` is negative for north-up images.
+      ``affine.Affine.from_gdal(*transform)`` gives rasterio's form.
+    - ``wavelengths``: each band's centre wavelength in nanometres, float64 ``(B,)``.
     """
 
     cube: np.ndarray
@@ -23,6 +33,9 @@ class Scene:
     name: str
     palette: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    crs: str | None = None
+    transform: tuple[float, ...] | None = None
+    wavelengths: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
