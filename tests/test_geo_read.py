@@ -221,6 +221,18 @@ def test_envi_reference_pixel_and_coordinate_string(tmp_path):
     np.testing.assert_allclose(s.wavelengths, [400, 500, 600, 700])
 
 
+def test_envi_cube_with_geotiff_labels_on_the_same_grid(tmp_path):
+    wkt = rasterio.crs.CRS.from_epsg(3035).to_wkt(version="WKT1_ESRI")
+    info = ["Arbitrary", "1", "1", "500000", "4100000", "30", "30", "units=Meters"]
+    hdr = envi_cube(tmp_path, {"map info": info})
+    with open(hdr, "a") as f:
+        f.write(f"coordinate system string = {{{wkt}}}\n")
+    lab = write_tif(tmp_path / "gt.tif", GT, crs="EPSG:3035")  # the EPSG form of the same CRS
+    s = read_scene(hdr, lab)
+    np.testing.assert_array_equal(s.labels, GT)
+    assert s.transform == GDAL_T
+
+
 def test_envi_without_map_info_has_no_place(tmp_path):
     s = read_scene(envi_cube(tmp_path, {}))
     assert s.crs is None and s.transform is None and s.wavelengths is None

@@ -370,14 +370,21 @@ def crs_to_esri_wkt(crs: Any) -> str:
 
 
 def same_crs(a: str | None, b: str | None) -> bool:
-    if a is None or b is None:
-        return True
-    if a == b:
+    """Two CRSs are the same (either unknown counts as agreeing).
+
+    The same EPSG code counts too: ESRI WKT (an ENVI header's) and the EPSG definition (a
+    GeoTIFF's) of one CRS do not always compare equal as objects.
+    """
+    if a is None or b is None or a == b:
         return True
     try:
-        return as_crs(a) == as_crs(b)
+        ca, cb = as_crs(a), as_crs(b)
     except ValueError:
         return False
+    if ca == cb:
+        return True
+    code = ca.to_epsg()
+    return code is not None and code == cb.to_epsg()
 
 
 def same_grid(a: Sequence[float] | None, b: Sequence[float] | None) -> bool:
