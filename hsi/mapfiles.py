@@ -309,7 +309,8 @@ def _geotiff_profile(m: _Map, dtype: Any, nodata: float) -> dict[str, Any]:
     profile: dict[str, Any] = dict(
         driver="GTiff", height=h, width=w, count=1, dtype=np.dtype(dtype).name, nodata=nodata
     )
-    profile["compress"] = "deflate"
+    # BigTIFF only where a compressed file could pass 4 GB (GDAL cannot know in advance)
+    profile.update(compress="deflate", BIGTIFF="IF_SAFER")
     if h >= 512 and w >= 512:  # tiles let QGIS read a view of a large map without the rest
         profile.update(tiled=True, blockxsize=256, blockysize=256)
     if m.crs is not None:

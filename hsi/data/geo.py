@@ -412,11 +412,19 @@ def _epsg_wkt(code: int) -> str | None:
 
 
 def _normalise_wkt(text: str) -> str:
-    """WKT as rasterio writes it, so equal CRSs compare equal; unreadable text is kept as is."""
+    """WKT as rasterio writes it, with its EPSG authority where the CRS is a known one.
+
+    ENVI headers hold ESRI WKT, which carries no EPSG code: an identified CRS is written from
+    its EPSG definition, so a GeoTIFF made from it names the code (older GDAL cannot identify
+    the code from the plain re-written WKT later). Unreadable text is kept as is.
+    """
     try:
-        return as_crs(text).to_wkt()
+        crs = as_crs(text)
     except (ValueError, DataError):
         return text
+    code = crs.to_epsg(confidence_threshold=90)
+    known = _epsg_wkt(code) if code is not None else None
+    return known or crs.to_wkt()
 
 
 # --------------------------------------------------------------------------------------------
