@@ -103,6 +103,7 @@ def test_geotiff_nodata_pixels(tmp_path):
     lab_p = write_tif(tmp_path / "gt.tif", np.maximum(GT, 1))
     s = read_scene(p, lab_p, nonfinite="mask")
     assert s.labels[2, 3] == 0 and s.meta["nonfinite_pixels"] == 1
+    assert s.meta["nonfinite_mask"].sum() == 1 and s.meta["nonfinite_mask"][2, 3]
     assert np.all(s.cube[2, 3] == 0)
 
 

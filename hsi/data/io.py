@@ -82,7 +82,7 @@ def read_scene(
             f"{path.name} (another CRS or pixel grid); resample it onto the cube's grid"
         )
 
-    cube, gt, n_bad = _check_finite(cube, gt, path, nonfinite, nodata=n_nodata > 0)
+    cube, gt, bad = _check_finite(cube, gt, path, nonfinite, nodata=n_nodata > 0)
     _check_not_constant(cube, path)
     class_ids = (
         np.zeros(0, dtype=np.int64) if gt is None else np.unique(gt[gt != 0]).astype(np.int64)
@@ -93,8 +93,10 @@ def read_scene(
         if palette.shape != (len(class_ids), 3):
             palette = None  # a registry palette for another class set is better dropped
     meta = {"source": str(path), "labels_source": None if labels is None else str(labels)}
-    if n_bad:
-        meta["nonfinite_pixels"] = n_bad
+    if bad is not None:
+        # which pixels were zero-filled: a map of the scene can leave them 0 (unlabeled/nodata)
+        meta["nonfinite_pixels"] = int(bad.sum())
+        meta["nonfinite_mask"] = bad
     return Scene(
         cube=cube,
         labels=gt,
@@ -319,13 +321,16 @@ def _check_finite(
     *,
     nodata: bool = False,
 ):
-    """``nodata``: the reader turned the file's nodata values into NaN (a GeoTIFF's fill)."""
+    """``(cube, gt, bad)``: ``bad`` the (H, W) mask of pixels zero-filled, ``None`` if none.
+
+    ``nodata``: the reader turned the file's nodata values into NaN (a GeoTIFF's fill).
+    """
     if not np.issubdtype(cube.dtype, np.floating):
-        return cube, gt, 0
+        return cube, gt, None
     bad = ~np.isfinite(cube).all(axis=2)
     n_bad = int(bad.sum())
     if n_bad == 0:
-        return cube, gt, 0
+        return cube, gt, None
     if policy == "error":
         what = "are nodata or contain NaN or Inf" if nodata else "contain NaN or Inf"
         raise DataError(
@@ -340,7 +345,7 @@ def _check_finite(
     if gt is not None:
         gt = gt.copy()
         gt[bad] = 0
-    return cube, gt, n_bad
+    return cube, gt, bad
 
 
 def _check_not_constant(cube: np.ndarray, path: Path) -> None:
