@@ -252,7 +252,9 @@ Dataset = Annotated[
 ]
 SceneFile = Annotated[
     Path | None,
-    typer.Option("--scene", help="Your own cube: .mat (v5 or v7.3), .npy, .npz or ENVI .hdr."),
+    typer.Option(
+        "--scene", help="Your own cube: .mat (v5 or v7.3), .npy, .npz, ENVI .hdr or GeoTIFF .tif."
+    ),
 ]
 LabelsFile = Annotated[
     Path | None,
@@ -610,9 +612,16 @@ def train(
 @app.command("predict")
 @user_errors
 def predict(
-    scene: Annotated[Path, typer.Argument(help="The cube to map: .mat, .npy, .npz or ENVI .hdr.")],
+    scene: Annotated[
+        Path, typer.Argument(help="The cube to map: .mat, .npy, .npz, ENVI .hdr or GeoTIFF .tif.")
+    ],
     out: Annotated[
-        Path, typer.Option(help="Map PNG; the .npy and .mat labels go beside it.")
+        Path,
+        typer.Option(
+            help="The map, its format by suffix: .png (with a legend; the ids as .npy and .mat "
+            "beside it), .tif (GeoTIFF with the scene's CRS, colours and a QGIS style) or .hdr "
+            "(ENVI classification)."
+        ),
     ] = Path("map.png"),
     model: Annotated[
         Path | None,
@@ -646,8 +655,9 @@ def predict(
     """Classify every pixel of a scene with a trained bundle, keeping the ground truth's ids.
 
     The scene is reduced with the bundle's own PCA (never refitted) and every evaluation runs
-    with dropout off. Writes OUT (PNG with legend), OUT.npy and OUT.mat (variable
-    `prediction`); with --labels also OUT_panels.png and OUT_metrics.json.
+    with dropout off. Writes OUT (.png with a legend, plus OUT.npy and OUT.mat; .tif GeoTIFF
+    plus a QGIS style; .hdr ENVI classification); with --labels also OUT_panels.png (RGB view,
+    ground truth, prediction, errors) and OUT_metrics.json.
     """
     from hsi.bundle import find_bundle
     from hsi.experiment import predict_run

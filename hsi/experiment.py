@@ -135,14 +135,18 @@ def predict_run(
     tta: bool | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Map a scene with a bundle; write the PNG, ``.npy`` and ``.mat`` (and metrics with labels).
+    """Map a scene with a bundle; write the map in the format ``out``'s suffix names.
 
-    ``tta=None`` maps as the model was trained to be mapped (its config's ``tta``).
+    ``.png``: the map with its legend, and the ids as ``.npy`` and ``.mat`` beside it;
+    ``.tif``: a GeoTIFF (the scene's CRS and transform, a colour table, class names, a QGIS
+    style); ``.hdr``: an ENVI classification. With labels also ``<stem>_panels.png`` (RGB view,
+    ground truth, prediction, errors) and ``<stem>_metrics.json``. ``tta=None`` maps as the
+    model was trained to be mapped (its config's ``tta``).
     """
     out = Path(out)
-    if out.suffix.lower() != ".png":
+    if out.suffix.lower() not in MAP_OUTPUTS:
         raise ConfigError(
-            f"out {out}: expected a .png path (the .npy and .mat go beside it)", params=("out",)
+            f"out {out}: expected a map file ending in {', '.join(MAP_OUTPUTS)}", params=("out",)
         )
     from hsi.config import CHOICES, Method
 
@@ -182,12 +186,14 @@ def predict_run(
         "pixels": int(index.size if pixel_mask is None else pixel_mask.sum()),
         "seconds": time.perf_counter() - t0,
     }
+    pred_ids = indices_to_ids(index, class_ids)
+    unread = scene.meta.get("nonfinite_mask")
+    if unread is not None:  # zero-filled NaN/nodata pixels (a flight line's fill) are no class
+        pred_ids[unread] = 0
     if scene.labels is not None:
         summary["metrics"] = _score_against(scene.labels, index, bundle, labels)
     title = f"{Path(scene_path).stem} — {bundle.model_name}"
-    summary["outputs"] = _write_prediction(
-        out, indices_to_ids(index, class_ids), bundle, scene, summary, title
-    )
+    summary["outputs"] = _write_prediction(out, pred_ids, bundle, scene, summary, title)
     return summary
 
 
@@ -224,49 +230,74 @@ def _write_prediction(
     summary: dict[str, Any],
     title: str,
 ) -> dict[str, str]:
-    """The map PNG, .npy and .mat (and panels and metrics with labels): all or none of them."""
+    """The map (and its .npy and .mat beside a .png; panels and metrics with labels): every
+    file under a temporary name first, all renamed together at the end."""
     import scipy.io
 
     from hsi import render
+    from hsi.mapfiles import id_dtype, map_paths, write_map
 
     class_ids = np.asarray(bundle.class_ids, dtype=np.int64)
     palette = np.asarray(bundle.palette, dtype=np.uint8)
     names = bundle.class_names
-    outputs = {"map": out, "npy": out.with_suffix(".npy"), "mat": out.with_suffix(".mat")}
-    if scene.labels is not None:
-        outputs["panels"] = out.with_name(out.stem + "_panels.png")
-        outputs["metrics"] = out.with_name(out.stem + "_metrics.json")
+    outputs = _output_paths(out, labels=scene.labels is not None)
+    n_map_files = len(map_paths(out))
     with atomic_paths(list(outputs.values())) as tmp_paths:
         tmp = dict(zip(outputs, tmp_paths, strict=True))
-        np.save(tmp["npy"], pred_ids.astype(_id_dtype(class_ids, smallest=np.int16)))
-        prediction = pred_ids.astype(_id_dtype(class_ids, smallest=np.int32))
-        scipy.io.savemat(tmp["mat"], {"prediction": prediction}, do_compression=True)
-        render.save_map(tmp["map"], pred_ids, class_ids, names, palette, title=title)
+        write_map(
+            out,
+            pred_ids,
+            class_ids,
+            names,
+            palette,
+            crs=scene.crs,
+            transform=scene.transform,
+            title=title,
+            tmp_paths=[tmp[_role(i)] for i in range(n_map_files)],
+        )
+        if "npy" in tmp:
+            np.save(tmp["npy"], pred_ids.astype(id_dtype(class_ids, smallest=np.int16)))
+            prediction = pred_ids.astype(id_dtype(class_ids, smallest=np.int32))
+            scipy.io.savemat(tmp["mat"], {"prediction": prediction}, do_compression=True)
         if scene.labels is not None:
+            from hsi.rgb import rgb_title, rgb_view
+
             gt = np.where(ids_to_indices(scene.labels, class_ids) >= 0, scene.labels, 0)
-            render.save_panels(tmp["panels"], gt, pred_ids, class_ids, names, palette)
+            rgb = rgb_view(scene.cube, scene.wavelengths, bundle.reducer())
+            view = rgb_title(scene.wavelengths)
+            render.save_panels(
+                tmp["panels"], gt, pred_ids, class_ids, names, palette, rgb=rgb, rgb_title=view
+            )
             tmp["metrics"].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return {k: str(v) for k, v in outputs.items()}
 
 
-def _id_dtype(class_ids: np.ndarray, smallest: type = np.int16) -> type:
-    """The smallest signed integer type, from ``smallest`` up, that holds every class id.
+#: the map formats ``hsi predict --out`` writes, by suffix
+MAP_OUTPUTS = (".png", ".tif", ".tiff", ".hdr")
 
-    Ids are never narrowed: 5,000,000,000 stays 5,000,000,000 (int64), not 705,032,704.
-    """
-    top = int(np.max(class_ids, initial=0))
-    for dtype in (np.int16, np.int32):
-        if np.dtype(dtype).itemsize >= np.dtype(smallest).itemsize and top <= np.iinfo(dtype).max:
-            return dtype
-    return np.int64  # class ids are int64 from the reader on: nothing larger can arrive
+
+def _role(i: int) -> str:
+    return "map" if i == 0 else f"map_{i}"
+
+
+def _output_paths(out: Path, *, labels: bool) -> dict[str, Path]:
+    """Every file ``hsi predict --out OUT`` writes, by role: the map's files (a GeoTIFF's QGIS
+    style, an ENVI header's image), the .npy and .mat beside a PNG, panels and metrics."""
+    from hsi.mapfiles import map_paths
+
+    outputs = {_role(i): path for i, path in enumerate(map_paths(out))}
+    if out.suffix.lower() == ".png":
+        outputs.update(npy=out.with_suffix(".npy"), mat=out.with_suffix(".mat"))
+    if labels:
+        outputs["panels"] = out.with_name(out.stem + "_panels.png")
+        outputs["metrics"] = out.with_name(out.stem + "_metrics.json")
+    return outputs
 
 
 def _check_map_target(out: Path) -> None:
     """Before any work: the map's folder can be made and written to, and no output is a folder."""
     check_out_dir(out.parent, "--out", given=out)
-    names = [out.name, out.stem + ".npy", out.stem + ".mat"]
-    names += [out.stem + "_panels.png", out.stem + "_metrics.json"]
-    for path in (out.with_name(name) for name in names):
+    for path in _output_paths(out, labels=True).values():
         if path.is_dir():
             raise OutputError(f"--out {out}: {path} is a folder; expected a file name")
 

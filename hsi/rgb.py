@@ -75,6 +75,13 @@ def rgb_view(
     return _stretch(channels, percentiles)
 
 
+def rgb_title(wavelengths: Any = None) -> str:
+    """What :func:`rgb_view` shows for these wavelengths: a true or a false colour."""
+    if rgb_bands(wavelengths) is not None:
+        return "true colour (640 / 550 / 470 nm)"
+    return "false colour (PCA 1–3)"
+
+
 def _sample_index(n: int) -> np.ndarray:
     step = max(1, n // _SAMPLE_PIXELS)
     return np.arange(0, n, step)

@@ -10,7 +10,7 @@
   Run folders are never removed by another run, so ``latest`` never points at a folder that can
   vanish.
 - :func:`write_run` writes a training run's folder with all of the above: ``model.pt``,
-  ``metrics.json``, ``history.csv`` and the figures, then ``latest``.
+  ``metrics.json``, ``history.csv``, ``rgb.png`` and the figures, then ``latest``.
 """
 
 from __future__ import annotations
@@ -246,8 +246,22 @@ def _draw_run(folder: Path, scene: Scene, pred_ids, bundle, metrics, history, us
     render.save_map(
         folder / "map_labeled.png", labeled, ids, names, palette, title=title, used=used
     )
+    from hsi.rgb import rgb_title, rgb_view
+
+    rgb = rgb_view(scene.cube, scene.wavelengths, bundle.reducer())
+    view = rgb_title(scene.wavelengths)
+    render.save_rgb(folder / "rgb.png", rgb, title=f"{scene.name}: {view}")
     render.save_panels(
-        folder / "panels.png", scene.labels, pred_ids, ids, names, palette, title=title, used=used
+        folder / "panels.png",
+        scene.labels,
+        pred_ids,
+        ids,
+        names,
+        palette,
+        title=title,
+        used=used,
+        rgb=rgb,
+        rgb_title=view,
     )
     render.save_confusion(folder / "confusion.png", np.asarray(m["confusion"]), ids, names)
     render.save_curves(folder / "curves.png", history)

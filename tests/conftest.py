@@ -25,6 +25,7 @@ RUN_FILES = {
     "panels.png",
     "confusion.png",
     "curves.png",
+    "rgb.png",
 }
 # A small scene HybridSN learns in a few seconds: 6 classes with ids 1, 10..14 (not 1..K).
 TRAIN_ARGS = ["--pca", "13", "--patch", "9", "--epochs", "25", "--batch-size", "32"]

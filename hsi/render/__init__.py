@@ -4,7 +4,7 @@ Three modules, by job:
 
 - :mod:`hsi.render.palette`: class colours and :func:`colorize` (numpy only; importing it, or
   ``hsi.render`` itself, loads no matplotlib);
-- :mod:`hsi.render.maps`: :func:`save_map` and :func:`save_panels`;
+- :mod:`hsi.render.maps`: :func:`save_map`, :func:`save_panels` and :func:`save_rgb`;
 - :mod:`hsi.render.plots`: :func:`save_confusion`, :func:`save_curves`, :func:`save_sweep_plot`;
 
 and :mod:`hsi.render.figure`, the plumbing they share (Agg canvas, atomic save, legends). The
@@ -27,12 +27,14 @@ __all__ = [
     "save_curves",
     "save_map",
     "save_panels",
+    "save_rgb",
     "save_sweep_plot",
 ]
 
 _FIGURES = {
     "save_map": "hsi.render.maps",
     "save_panels": "hsi.render.maps",
+    "save_rgb": "hsi.render.maps",
     "save_confusion": "hsi.render.plots",
     "save_curves": "hsi.render.plots",
     "save_sweep_plot": "hsi.render.plots",

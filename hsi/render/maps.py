@@ -125,8 +125,11 @@ def save_panels(
     title: str | None = None,
     background_label: str | None = None,
     used: np.ndarray | None = None,
+    rgb: np.ndarray | None = None,
+    rgb_title: str = "Scene",
 ) -> Path:
-    """Ground truth | prediction | errors, with a shared class legend; OA in the errors title.
+    """[RGB view |] ground truth | prediction | errors, with a shared class legend; OA in the
+    errors title. ``rgb`` is an ``(H, W, 3)`` uint8 view of the scene (:func:`hsi.rgb.rgb_view`).
 
     Errors are judged on the test pixels only: labeled (gt != 0) and not ``used`` (H × W bool,
     the pixels the model was trained or validated on, drawn in blue as "used for training" and
@@ -145,11 +148,14 @@ def save_panels(
     if used is not None:
         used = _as_mask(used, gt.shape)
     err_rgb, n_ok, n_bad = _error_rgb(gt, pred, used)
+    if rgb is not None and np.shape(rgb) != gt.shape + (3,):
+        raise RenderError(f"the RGB view is {np.shape(rgb)} but the maps are {gt.shape}")
     n_scored = n_ok + n_bad
     n_lab = int(np.count_nonzero(gt))
 
     h, w = gt.shape
-    # Three wide scenes side by side would be slivers: stack them instead.
+    n = 3 if rgb is None else 4
+    # Three or four wide scenes side by side would be slivers: stack them instead.
     stacked = w / h > 1.6
     panel_long = float(np.clip(max(h, w) / DPI, 6.5 if stacked else 4.2, 10.0))
     scale = panel_long / max(h, w)
@@ -157,31 +163,33 @@ def save_panels(
     handles = _class_handles(ids, names, pal, background_label)
     leg_w, leg_h = _legend_inches(handles, wide=False)
     if stacked:
-        fig_w, fig_h = pw + 0.4 + leg_w, max(3 * (ph + 0.45) + 0.3, leg_h)
+        fig_w, fig_h = pw + 0.4 + leg_w, max(n * (ph + 0.45) + 0.3, leg_h)
     else:
-        fig_w, fig_h = 3 * (pw + 0.15) + 0.3 + leg_w, max(ph + 0.8, leg_h)
+        fig_w, fig_h = n * (pw + 0.15) + 0.3 + leg_w, max(ph + 0.8, leg_h)
     if title:
         fig_h += 0.4
     fig = _new_figure((fig_w, fig_h))
-    axes = fig.subplots(3, 1) if stacked else fig.subplots(1, 3)
+    axes = list(fig.subplots(n, 1) if stacked else fig.subplots(1, n))
 
     what = "test OA" if used is not None else "OA"
     if n_scored:
         oa_text = f"{what} {100 * n_ok / n_scored:.2f}% ({n_scored:,} px)"
     else:
         oa_text = f"{what} n/a (no pixel to score)"
-    panels = (
+    panels = [
         (gt_rgb, f"Ground truth ({n_lab:,} labeled px)"),
         (pred_rgb, "Prediction"),
         (err_rgb, f"Errors · {oa_text}"),
-    )
-    for ax, (rgb, panel_title) in zip(axes, panels, strict=True):
-        _show_map(ax, rgb)
+    ]
+    if rgb is not None:
+        panels.insert(0, (np.asarray(rgb, dtype=np.uint8), rgb_title))
+    for ax, (image, panel_title) in zip(axes, panels, strict=True):
+        _show_map(ax, image)
         ax.set_title(panel_title, fontsize=10)
     err_handles = [_patch(CORRECT, f"correct ({n_ok:,})"), _patch(WRONG, f"wrong ({n_bad:,})")]
     if used is not None:
         err_handles.append(_patch(USED, f"{USED_LABEL} ({int((used & (gt != 0)).sum()):,})"))
-    axes[2].legend(
+    axes[-1].legend(
         handles=err_handles,
         loc="upper center",
         bbox_to_anchor=(0.5, -0.01),
@@ -194,4 +202,20 @@ def save_panels(
     _place_class_legend(fig, handles, wide=False)
     if title:
         fig.suptitle(title, fontsize=12)
+    return _save(fig, path)
+
+
+def save_rgb(path: str | Path, rgb: np.ndarray, *, title: str | None = None) -> Path:
+    """An ``(H, W, 3)`` uint8 view of the scene as a picture, at the size of the maps."""
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise RenderError(f"an RGB view must be (H, W, 3), got shape {rgb.shape}")
+    h, w = rgb.shape[:2]
+    map_w, map_h = _map_inches(h, w)
+    fig = _new_figure((map_w + 0.3, map_h + (0.5 if title else 0.2)))
+    ax = fig.add_subplot()
+    _show_map(ax, rgb.astype(np.uint8, copy=False))
+    ax.set_xlabel(f"{h} × {w} px", fontsize=8, color="0.4")
+    if title:
+        ax.set_title(title, fontsize=12)
     return _save(fig, path)

@@ -1,0 +1,107 @@
+"""`hsi predict --out map.tif | map.hdr`: georeferenced maps that QGIS and ENVI open, from a
+GeoTIFF scene; the RGB view beside the maps; pixels the reader could not use stay 0."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+rasterio = pytest.importorskip("rasterio")
+from test_geo_read import GDAL_T, cube_tif, write_tif  # noqa: E402
+
+from hsi.cli import app  # noqa: E402
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def geo_scene(workdir, tmp_path_factory):
+    """The CLI tests' scene as a UTM GeoTIFF cube and a GeoTIFF ground truth."""
+    d = tmp_path_factory.mktemp("geo")
+    cube = np.load(workdir / "cube.npy")
+    gt = np.load(workdir / "gt.npy").astype(np.uint8)
+    return cube_tif(d / "cube.tif", cube), write_tif(d / "gt.tif", gt), cube, gt
+
+
+def _predict(scene, trained, out, *extra):
+    args = ["predict", str(scene), "--model", str(trained), "--out", str(out), *extra]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def test_geotiff_map_keeps_the_scenes_georeferencing(geo_scene, trained, tmp_path):
+    scene, labels, _, gt = geo_scene
+    out = tmp_path / "maps" / "map.tif"
+    res = _predict(scene, trained, out, "--labels", str(labels))
+    with rasterio.open(out) as src:
+        ids = src.read(1)
+        assert src.crs.to_epsg() == 32633
+        assert src.transform.to_gdal() == pytest.approx(GDAL_T)
+        assert src.nodata == 0
+        colours = src.colormap(1)
+    assert set(np.unique(ids)) <= {1, 10, 11, 12, 13, 14}  # the ground truth's own ids
+    assert colours[10][:3] != colours[11][:3]
+    names = sorted(p.name for p in out.parent.iterdir())
+    assert names == ["map.qml", "map.tif", "map_metrics.json", "map_panels.png"]
+    assert "map_1:" in res.output  # the QGIS style is listed among the outputs
+    # the same ids as the PNG path's .npy
+    _predict(scene, trained, tmp_path / "png" / "map.png")
+    np.testing.assert_array_equal(ids, np.load(tmp_path / "png" / "map.npy"))
+    assert gt.shape == ids.shape
+
+
+def test_envi_classification_map(geo_scene, trained, tmp_path):
+    import spectral
+
+    scene, *_ = geo_scene
+    out = tmp_path / "map.hdr"
+    _predict(scene, trained, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.hdr", "map.img"]
+    img = spectral.envi.open(str(out))
+    assert img.metadata["file type"] == "ENVI Classification"
+    assert "map info" in img.metadata
+    ids = np.asarray(img.load())[:, :, 0]
+    _predict(scene, trained, tmp_path / "tif" / "map.tif")
+    with rasterio.open(tmp_path / "tif" / "map.tif") as src:
+        np.testing.assert_array_equal(ids, src.read(1))
+
+
+def test_nodata_pixels_are_no_class(geo_scene, trained, tmp_path):
+    """A flight line's fill (nodata) is zero-filled by --nonfinite mask: it must map to 0, not
+    to whatever class a zero spectrum looks like."""
+    _, _, cube, _ = geo_scene
+    holed = cube.copy()
+    holed[:5, :7] = -9999.0
+    scene = cube_tif(tmp_path / "holed.tif", holed, nodata=-9999.0)
+    out = tmp_path / "m.tif"
+    _predict(scene, trained, out, "--nonfinite", "mask")
+    with rasterio.open(out) as src:
+        ids = src.read(1)
+    assert (ids[:5, :7] == 0).all() and (ids[5:] != 0).all()
+
+
+def test_panels_start_with_the_rgb_view(geo_scene, trained, tmp_path, monkeypatch):
+    from hsi import render
+
+    seen = {}
+
+    def spy(path, *args, **kwargs):
+        seen.update(kwargs)
+        return real(path, *args, **kwargs)
+
+    real = render.save_panels
+    monkeypatch.setattr(render, "save_panels", spy)
+    scene, labels, cube, _ = geo_scene
+    _predict(scene, trained, tmp_path / "m.png", "--labels", str(labels))
+    assert seen["rgb"].shape == cube.shape[:2] + (3,) and seen["rgb"].dtype == np.uint8
+    assert seen["rgb_title"].startswith("false colour")  # no wavelengths in this GeoTIFF
+
+
+def test_unknown_map_suffix_is_refused_before_any_work(workdir, trained, tmp_path):
+    res = runner.invoke(
+        app, ["predict", str(workdir / "cube.npy"), "--model", str(trained), "--out", "m.jpg"]
+    )
+    assert res.exit_code == 2
+    assert "--out m.jpg: expected a map file ending in .png, .tif, .tiff, .hdr" in res.output
