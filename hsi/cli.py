@@ -600,6 +600,8 @@ def train(
     from hsi.experiment import train_run
 
     result = train_run(config, progress=_progress(quiet), log=_echo(quiet))
+    if result.run_dir is None:  # a torchrun rank other than 0: rank 0 reports
+        return
     m = result.metrics
     scores = f"OA {m['oa']:.4f}  AA {m['aa']:.4f}  Kappa {m['kappa']:.4f}"
     typer.echo(f"{scores}  ({m['split']['test']} test pixels)")

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hsi import stages
+from hsi import distributed, stages
 from hsi.atomic import atomic_paths
 from hsi.bundle import ModelBundle, find_bundle
 from hsi.config import TrainConfig, check_choice
@@ -58,7 +58,9 @@ __all__ = [
 
 @dataclass
 class RunResult:
-    run_dir: Path
+    """The run folder and its metrics; under torchrun only rank 0 has them (others: None, {})."""
+
+    run_dir: Path | None
     metrics: dict[str, Any]
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
@@ -75,7 +77,8 @@ def train_run(
     """Train, evaluate and map; write the run folder and return its metrics.
 
     ``prepared`` (from :func:`prepare`) reuses a loaded and reduced scene, as a sweep does;
-    ``run_dir`` writes to that folder instead of a new one under ``config.out``.
+    ``run_dir`` writes to that folder instead of a new one under ``config.out``. Started by
+    ``torchrun`` it trains data-parallel (:mod:`hsi.distributed`) and rank 0 writes the folder.
     """
     config.validate()
     check_run_target(config, run_dir)
@@ -89,13 +92,28 @@ def train_run(
         torch.set_num_threads(config.threads)
     seed_everything(config.seed, deterministic=config.deterministic)
     device = resolve_device(config.device)
+    joined = distributed.setup(device)
+    try:
+        return _train(config, prepared, run_dir, progress, say, t_start, device)
+    finally:
+        distributed.barrier()  # the other ranks wait for rank 0's run folder
+        if joined:
+            distributed.teardown()
 
+
+def _train(config, prepared, run_dir, progress, say, t_start, device) -> RunResult:
+    scene = prepared.scene
+    device = distributed.local_device(device)
+    if not distributed.is_main():
+        say = lambda msg: None  # noqa: E731 - rank 0 speaks for the run
     split = stages.split_pixels(scene, config, say)
     reducer, reduced = stages.reduce(prepared, split, config)
     t_prepared = time.perf_counter()
     trained = stages.fit_model(
         config, scene, reduced, split, device=device, progress=progress, say=say
     )
+    if not distributed.is_main():
+        return RunResult(None, {}, trained.fit.interrupted)
     mapped = stages.map_scene(trained.model, reduced, config, device=device, progress=progress)
     report = stages.score(scene, split, mapped.index)
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from hsi import distributed
 from hsi.bundle import ModelBundle
 from hsi.config import TrainConfig
 from hsi.data.scene import Scene, ids_to_indices, indices_to_ids
@@ -285,6 +286,9 @@ def run_metrics(
             "samples_per_s": result.samples_per_s,
             "init": config.init,
             "init_rule": trained.init_rule,
+            # under torchrun every step sees batch_size windows per process
+            "processes": distributed.world_size(),
+            "effective_batch_size": config.batch_size * distributed.world_size(),
         },
         "timings_s": timings,
         "seed": config.seed,

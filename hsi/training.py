@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
+from hsi import distributed
 from hsi.augment import random_views
 from hsi.errors import HSIError, TrainingError
 from hsi.inference import predict_patches
@@ -78,11 +79,16 @@ def fit(
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    # under torchrun: each process its own seeded share of every epoch, gradients averaged
+    ranks, rank = distributed.world_size(), distributed.rank()
+    sampler = DistributedSampler(train, ranks, rank, shuffle=True, seed=seed) if ranks > 1 else None
+    net = nn.parallel.DistributedDataParallel(model) if ranks > 1 else model
     loader = DataLoader(
         train,
         batch_size=batch_size,
-        shuffle=True,
-        generator=make_generator(seed),
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=make_generator(seed) if sampler is None else None,
         num_workers=workers,
         worker_init_fn=seed_worker if workers else None,
         persistent_workers=workers > 0,
@@ -91,23 +97,25 @@ def fit(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, steps, warmup * len(loader), schedule)
     )
-    views = make_generator(seed + 1) if augment else None  # its own stream: the order stays
+    views = make_generator(seed + 1 + rank) if augment else None  # its own stream
     history: list[dict[str, Any]] = []
     best_state, best_epoch, best_val, since_best = None, 0, -math.inf, 0
     stopped_early = interrupted = False
     seen, t0 = 0, time.perf_counter()
-    bar = EpochBar(epochs, len(loader), enabled=progress)
+    bar = EpochBar(epochs, len(loader), enabled=progress and rank == 0)
     try:
         with bar:
             for epoch in range(1, epochs + 1):
-                model.train()
+                if sampler is not None:
+                    sampler.set_epoch(epoch)
+                net.train()
                 total_loss, correct, count = 0.0, 0, 0
                 for x, y in loader:
                     if views is not None:
                         x = random_views(x, views)
                     x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                     optimizer.zero_grad(set_to_none=True)
-                    logits = model(x)
+                    logits = net(x)
                     loss = loss_fn(logits, y)
                     if not torch.isfinite(loss):  # before the step spreads it into the weights
                         raise TrainingError(
@@ -120,6 +128,7 @@ def fit(
                     correct += int((logits.argmax(1) == y).sum())
                     count += len(y)
                     bar.step(total_loss / count, correct / count)
+                total_loss, correct, count = distributed.sum_over_ranks(total_loss, correct, count)
                 seen += count
                 if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
                     raise TrainingError(
