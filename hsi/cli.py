@@ -634,6 +634,9 @@ def predict(
 
 
 # --------------------------------------------------------------------------- sweep
+SweepBackend = enum.Enum("SweepBackend", {"local": "local", "ray": "ray"}, type=str)
+
+
 @app.command("sweep")
 @user_errors
 @with_training_options
@@ -654,6 +657,20 @@ def sweep(
             "10,50 (counts per class)."
         ),
     ] = "0.1",
+    backend: Annotated[
+        SweepBackend,
+        typer.Option(
+            help="local: this machine (--jobs processes); ray: a Ray task per run, on a local "
+            "Ray or the cluster at --address (docs/scale.md)."
+        ),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="--backend ray: the cluster to join, auto or ray://HOST:PORT. Default: start "
+            "a Ray on this machine and stop it at the end."
+        ),
+    ] = None,
     out: Annotated[
         Path,
         typer.Option(help="Parent folder: the sweep goes to OUT/sweep_<scene>_<model>/."),
@@ -675,7 +692,16 @@ def sweep(
     sizes = parse_train_sizes(train_size)
     config = build_config(**options, train_size=sizes[0], seed=seed_list[0], out=out)
     say = _echo(quiet)
-    result = run_sweep(config, seed_list, sizes, jobs=jobs, progress=_progress(quiet), log=say)
+    result = run_sweep(
+        config,
+        seed_list,
+        sizes,
+        jobs=jobs,
+        backend=_value(backend),
+        address=address,
+        progress=_progress(quiet),
+        log=say,
+    )
 
     from rich.console import Console
     from rich.table import Table

@@ -180,3 +180,24 @@ def test_a_sweep_that_fails_to_start_does_not_pin_its_options(scene_file, tmp_pa
     with pytest.raises(ConfigError, match="pca 25"):
         run_sweep(tiny_config(scene_file, out=str(tmp_path), pca=25), [0])
     assert not (tmp_path / "sweep_tiny_hybridsn" / "sweep.json").exists()
+
+
+# ----------------------------------------------------------------------------- backends
+def test_cli_sweep_refuses_an_address_without_ray(scene_file, tmp_path):
+    args = ["sweep", *tiny_options(scene_file), "--address", "auto", "--out", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "error: --address is for --backend ray" in result.output
+
+
+def test_backend_ray_without_ray_is_one_clear_line(scene_file, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if not installed
+    args = ["sweep", *tiny_options(scene_file), "--backend", "ray", "--out", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: --backend ray needs Ray: pip install -e '.[ray]'"
+    with pytest.raises(ConfigError, match=r"needs Ray: pip install -e '\.\[ray\]'"):
+        run_sweep(tiny_config(scene_file, out=str(tmp_path)), [0], backend="ray")
+    assert not list(tmp_path.iterdir())  # refused before anything was read or written

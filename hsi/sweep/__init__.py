@@ -16,17 +16,21 @@ complete, so rerunning the same command skips finished runs, trains the rest and
 
 The scene is read once. With ``pca_fit='scene'`` (the PCA does not depend on the split) it is
 also reduced once and every run reuses the reduced cube; with ``pca_fit='train'`` each run fits
-its own PCA on its own training pixels. Parallel runs use fresh ("spawn") processes, each handed
-the prepared scene once when it starts and given ``cores // jobs`` PyTorch threads.
+its own PCA on its own training pixels. The runs go to a backend (:mod:`~hsi.sweep.backend`):
+``local`` trains them here or in fresh ("spawn") processes, each handed the prepared scene once
+and given ``cores // jobs`` PyTorch threads; ``ray`` sends them to a Ray cluster as tasks, the
+prepared scene in Ray's object store, and writes the run folders their workers hand back.
 
 The modules, by job: :mod:`~hsi.sweep.grid` (the axes), :mod:`~hsi.sweep.folder` (run folders,
-resumption, the manifest), :mod:`~hsi.sweep.local` (running: this process or a process pool),
-:mod:`~hsi.sweep.stats` (statistics) and :mod:`~hsi.sweep.report` (the output files). This
-module ties them together in :func:`run_sweep`.
+resumption, the manifest), :mod:`~hsi.sweep.backend` (the interface), :mod:`~hsi.sweep.local`
+and :mod:`~hsi.sweep.ray_backend` (running), :mod:`~hsi.sweep.stats` (statistics) and
+:mod:`~hsi.sweep.report` (the output files). This module ties them together in
+:func:`run_sweep`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +39,7 @@ from typing import Any
 from hsi.config import TrainConfig
 from hsi.errors import ConfigError
 from hsi.progress import RunsBar
+from hsi.sweep.backend import BACKENDS, Backend, RunSpec, make_backend, scene_key
 from hsi.sweep.folder import (
     _check_manifest,
     _write_manifest,
@@ -43,18 +48,22 @@ from hsi.sweep.folder import (
     sweep_folder,
 )
 from hsi.sweep.grid import MAX_SEEDS, parse_seeds, parse_train_sizes, size_label
-from hsi.sweep.local import default_threads, run_parallel, run_serial, torch_threads
+from hsi.sweep.local import default_threads, torch_threads
 from hsi.sweep.report import headline, read_rows, rows_csv, summary_markdown, write_outputs
 from hsi.sweep.stats import METRIC_LABELS, METRICS, _row, describe, summarize
 
 __all__ = [
+    "BACKENDS",
     "MAX_SEEDS",
     "METRICS",
+    "Backend",
+    "RunSpec",
     "SweepResult",
     "default_threads",
     "describe",
     "headline",
     "is_finished",
+    "make_backend",
     "parse_seeds",
     "parse_train_sizes",
     "read_rows",
@@ -86,16 +95,21 @@ def run_sweep(
     *,
     folder: str | Path | None = None,
     jobs: int = 1,
+    backend: str | Backend = "local",
+    address: str | None = None,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> SweepResult:
     """Train one run per (training size, seed) not yet finished, then write the summaries.
 
-    ``jobs=1`` trains in this process, so each run is bit-identical to
-    ``train_run(replace(config, seed=s, train_size=t))`` here. ``jobs>1`` trains in that many
-    fresh processes with ``cores // jobs`` threads each; the thread count is part of what a
-    bit-identical rerun needs (docs/reproducibility.md), so it follows ``jobs``, not how many
-    runs happen to be left.
+    ``backend``: ``"local"``, ``"ray"`` (``address``: an existing cluster; none: a local Ray
+    started and stopped here) or a :class:`Backend`.
+
+    Local with ``jobs=1`` trains in this process, so each run is bit-identical to
+    ``train_run(replace(config, seed=s, train_size=t))`` here. ``jobs>1`` (and Ray) give each
+    run ``cores // jobs`` threads unless ``config.threads`` says otherwise; the thread count is
+    part of what a bit-identical rerun needs (docs/reproducibility.md), so it follows ``jobs``,
+    not how many runs happen to be left.
     """
     say = log or (lambda msg: None)
     config.validate()
@@ -109,29 +123,32 @@ def run_sweep(
     for s in seeds:
         check_seed(s, "seeds")
     sizes = list(dict.fromkeys(train_sizes)) if train_sizes else [config.train_size]
-    if jobs < 1:
-        raise ConfigError(f"jobs must be at least 1, got {jobs}", params=("jobs",))
+    if isinstance(backend, str):
+        backend = make_backend(backend, jobs=jobs, address=address)
     folder = Path(folder) if folder is not None else sweep_folder(config)
     from hsi.runfolder import check_out_dir
 
     check_out_dir(folder, "--out")
     _check_manifest(folder, config)
 
-    plan = [(ts, seed, run_folder(folder, ts, seed)) for ts in sizes for seed in seeds]
-    todo = [(ts, seed, path) for ts, seed, path in plan if not is_finished(path)]
+    plan = [
+        RunSpec(dataclasses.replace(config, seed=seed, train_size=ts), run_folder(folder, ts, seed))
+        for ts in sizes
+        for seed in seeds
+    ]
+    todo = [spec for spec in plan if not is_finished(spec.run_dir)]
     skipped = len(plan) - len(todo)
     if skipped:
         say(f"{skipped} of {len(plan)} runs already finished in {folder}; skipping them")
     if todo:
         from hsi.stages import prepare
 
-        prepared = prepare(config, progress)
+        scenes = {scene_key(config): prepare(config, progress)}
         # only now: a scene or option that fails to load must not pin its options on the folder
         _write_manifest(folder, config)
-        runner = run_serial if jobs == 1 else run_parallel
         with RunsBar(len(plan), skipped, progress, say) as bar:
 
-            def finished(ts: float | int, seed: int, metrics: dict[str, Any]) -> None:
+            def finished(spec: RunSpec, metrics: dict[str, Any]) -> None:
                 scores = "  ".join(
                     f"{METRIC_LABELS[m]} {metrics[m]:.4f}"
                     for m in METRICS
@@ -139,15 +156,15 @@ def run_sweep(
                 )
                 seconds = metrics.get("timings_s", {}).get("total")
                 took = f"  ({seconds:.1f} s)" if seconds is not None else ""
-                bar.done(f"train size {size_label(ts)}, seed {seed}: {scores}{took}", scores)
+                run = f"train size {size_label(spec.train_size)}, seed {spec.seed}"
+                bar.done(f"{run}: {scores}{took}", scores)
 
-            runner(config, prepared, todo, jobs, finished)
+            backend.run(todo, scenes, finished)
 
-    rows = [_row(ts, seed, path, folder) for ts, seed, path in plan]
+    rows = [_row(spec.train_size, spec.seed, spec.run_dir, folder) for spec in plan]
     summary = summarize(rows, config=config, seeds=seeds, train_sizes=sizes)
-    if config.threads is not None:
-        summary["threads_per_run"] = config.threads
-    else:
-        summary["threads_per_run"] = default_threads(jobs) if jobs > 1 else torch_threads()
+    threads = backend.threads(config)
+    summary["threads_per_run"] = threads if threads is not None else torch_threads()
+    summary["backend"] = backend.name
     outputs = write_outputs(folder, rows, summary)
     return SweepResult(folder, rows, summary, ran=len(todo), skipped=skipped, outputs=outputs)

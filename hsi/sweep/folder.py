@@ -1,15 +1,17 @@
-"""A sweep's folder: where each run goes, which runs are finished, and the manifest that keeps
-a resumed sweep from mixing runs made with other options."""
+"""A sweep's folder: where each run goes, which runs are finished, the manifest that keeps
+a resumed sweep from mixing runs made with other options, and writing a run folder whose files
+came from elsewhere (a Ray worker)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from hsi.atomic import write_text
 from hsi.config import TrainConfig
-from hsi.errors import ConfigError
+from hsi.errors import ConfigError, HSIError
 from hsi.sweep.grid import size_label
 
 # Options that may change between an interrupted sweep and its resumption: they either vary
@@ -80,3 +82,24 @@ def _write_manifest(folder: Path, config: TrainConfig) -> None:
 
     manifest = {"options": _shared_options(config), "versions": versions()}
     write_text(folder / "sweep.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def write_files(run_dir: Path, files: Mapping[str, bytes]) -> Path:
+    """Write a run folder from ``{relative path: content}``, complete or not at all.
+
+    As :func:`hsi.runfolder.write_run` does: the files go to a private temporary folder beside
+    ``run_dir``, renamed to it at the end (replacing an unfinished run of the same name).
+    """
+    from hsi.runfolder import staged_folder
+
+    run_dir = Path(run_dir)
+    with staged_folder(run_dir.parent, run_dir.name, unique=False) as stage:
+        for name, content in sorted(files.items()):
+            rel = PurePosixPath(name)
+            if rel.is_absolute() or not rel.parts or ".." in rel.parts:
+                raise HSIError(f"{run_dir}: refusing the run file name {name!r}")
+            target = stage.path.joinpath(*rel.parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+    assert stage.final is not None
+    return stage.final
