@@ -657,6 +657,13 @@ def sweep(
             "10,50 (counts per class)."
         ),
     ] = "0.1",
+    models: Annotated[
+        str | None,
+        typer.Option(
+            help="Several models, a third axis: hybridsn,mobilenet_v2,svm. Each takes its own "
+            "window and PCA unless --patch / --pca are given. Replaces --model."
+        ),
+    ] = None,
     backend: Annotated[
         SweepBackend,
         typer.Option(
@@ -677,23 +684,28 @@ def sweep(
     ] = Path("runs"),
     **options: Any,
 ) -> None:
-    """Train once per seed (and training size); summarise OA, AA, Kappa and per-class accuracy.
+    """Train once per seed (and training size, and model); summarise OA, AA, Kappa and
+    per-class accuracy.
 
-    Writes a run folder per (training size, seed) under OUT/sweep_<scene>_<model>/, then
-    sweep.csv (a row per run), summary.json and summary.md (mean ± std, min, max, 95 % CI)
-    and sweep.png. Rerunning the same command skips the runs already finished, so an
-    interrupted sweep resumes where it stopped. The scene is read (and, with --pca-fit scene,
-    reduced) once for all runs.
+    Writes a run folder per (training size, seed) under OUT/sweep_<scene>_<model>/ (several
+    models: OUT/sweep_<scene>_<m1>+<m2>/<model>/), then sweep.csv (a row per run),
+    summary.json and summary.md (mean ± std, min, max, 95 % CI) and sweep.png. Rerunning the
+    same command skips the runs already finished, so an interrupted sweep resumes where it
+    stopped. The scene is read (and, with --pca-fit scene, reduced) once for all runs.
     """
-    from hsi.sweep import headline, parse_seeds, parse_train_sizes, run_sweep
+    from hsi.sweep import headline, parse_models, parse_seeds, parse_train_sizes, run_sweep
 
     quiet = options.pop("quiet")
     seed_list = parse_seeds(seeds)
     sizes = parse_train_sizes(train_size)
-    config = build_config(**options, train_size=sizes[0], seed=seed_list[0], out=out)
+    names = parse_models(models) if models is not None else [options["model"]]
+    configs = [
+        build_config(**{**options, "model": name}, train_size=sizes[0], seed=seed_list[0], out=out)
+        for name in names
+    ]
     say = _echo(quiet)
     result = run_sweep(
-        config,
+        configs,
         seed_list,
         sizes,
         jobs=jobs,
@@ -707,9 +719,11 @@ def sweep(
     from rich.table import Table
 
     header, rows = headline(result.summary)
-    table = Table(title=f"{config.scene_name} — {config.model}: {len(seed_list)} seeds")
+    title = f"{configs[0].scene_name} — {', '.join(names)}: {len(seed_list)} seeds"
+    table = Table(title=title)
     for col in header:
-        table.add_column(col, justify="left" if col == "train size" else "right", no_wrap=True)
+        left = col in ("model", "train size")
+        table.add_column(col, justify="left" if left else "right", no_wrap=True)
     for row in rows:
         table.add_row(*row)
     Console(width=max(100, Console().width)).print(table)

@@ -182,12 +182,64 @@ def test_a_sweep_that_fails_to_start_does_not_pin_its_options(scene_file, tmp_pa
     assert not (tmp_path / "sweep_tiny_hybridsn" / "sweep.json").exists()
 
 
-# ----------------------------------------------------------------------------- backends
-def test_cli_sweep_refuses_an_address_without_ray(scene_file, tmp_path):
-    args = ["sweep", *tiny_options(scene_file), "--address", "auto", "--out", str(tmp_path)]
+# ----------------------------------------------------------------------------- models, backends
+def test_cli_sweep_over_two_models(scene_file, tmp_path):
+    args = ["sweep", *tiny_options(scene_file), "--seeds", "0", "--threads", "1"]
+    args += ["--models", "hybridsn,svm", "--out", str(tmp_path)]
     result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "sweep_tiny_hybridsn+svm"
+    for model in ("hybridsn", "svm"):
+        assert is_finished(run_folder(folder, 0.3, 0, model))
+    rows = read_rows(folder / "sweep.csv")
+    assert [(r["model"], r["seed"]) for r in rows] == [("hybridsn", 0), ("svm", 0)]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["models"] == ["hybridsn", "svm"]
+    assert [(g["model"], g["train_size"]) for g in summary["groups"]] == [
+        ("hybridsn", 0.3),
+        ("svm", 0.3),
+    ]
+    assert set(summary["configs"]) == {"hybridsn", "svm"}
+    md = (folder / "summary.md").read_text()
+    assert "| model | train size | runs |" in md
+    assert "## hybridsn" in md and "## svm" in md and "### Per-class accuracy" in md
+    assert "svm" in result.stdout and "hybridsn" in result.stdout
+
+    # the manifest still refuses a resume with other options
+    other = runner.invoke(app, [*args, "--epochs", "3"])
+    assert other.exit_code == 2
+    assert "other options" in other.output and "epochs: 2 → 3" in other.output
+
+
+def test_summary_groups_by_model_then_train_size():
+    rows = [
+        {"model": m, "train_size": ts, "seed": s, "oa": oa, "aa": oa, "kappa": oa}
+        for m, ts, s, oa in [("a", 0.1, 0, 0.6), ("a", 0.1, 1, 0.8), ("b", 0.1, 0, 0.9)]
+    ]
+    summary = summarize(rows)
+    assert [(g["model"], g["runs"]) for g in summary["groups"]] == [("a", 2), ("b", 1)]
+    assert summary["groups"][0]["metrics"]["oa"]["mean"] == pytest.approx(0.7)
+    md = summary_markdown(summary)
+    assert "| a | 0.1 | 2 | 70.00 ± 14.14 |" in md
+
+
+def test_models_must_share_every_other_option(scene_file, tmp_path):
+    configs = [tiny_config(scene_file), tiny_config(scene_file, model="svm", epochs=3)]
+    with pytest.raises(ConfigError, match="differ in epochs"):
+        run_sweep(configs, [0], folder=tmp_path / "sweep")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--models", "hybridsn,nope"], "error: --models: unknown model 'nope'"),
+        (["--backend", "local", "--address", "auto"], "error: --address is for --backend ray"),
+    ],
+)
+def test_cli_sweep_refuses_bad_models_and_backends(scene_file, tmp_path, args, message):
+    result = runner.invoke(app, ["sweep", *tiny_options(scene_file), *args, "--out", str(tmp_path)])
     assert result.exit_code == 2
-    assert "error: --address is for --backend ray" in result.output
+    assert message in result.output
 
 
 def test_backend_ray_without_ray_is_one_clear_line(scene_file, tmp_path, monkeypatch):

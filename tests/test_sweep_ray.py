@@ -88,3 +88,27 @@ def test_a_runs_own_error_comes_back_in_one_line(scene_file, tmp_path, local_ray
     with pytest.raises(ConfigError, match="split spatial takes train_size as a fraction"):
         run_sweep(config, [0], folder=tmp_path / "sweep", backend="ray")
     assert not run_folder(tmp_path / "sweep", 50, 0).exists()
+
+
+def test_two_models_on_ray_each_with_its_own_window_and_pca(scene_file, tmp_path, local_ray):
+    # HybridSN at its tiniest; the SVM with its own 1×1 window and another PCA (a second
+    # prepared scene in the object store)
+    configs = [
+        tiny_config(scene_file, threads=1),
+        tiny_config(scene_file, threads=1, model="svm", patch=None, pca=10),
+    ]
+    result = run_sweep(configs, [0], folder=tmp_path / "sweep", backend="ray")
+    assert result.ran == 2
+    assert [(r["model"], r["run"]) for r in result.rows] == [
+        ("hybridsn", "hybridsn/ts0.3/seed_0"),
+        ("svm", "svm/ts0.3/seed_0"),
+    ]
+    windows = {}
+    for row in result.rows:
+        metrics = json.loads((result.folder / row["run"] / "metrics.json").read_text())
+        windows[row["model"]] = (metrics["config"]["patch"], metrics["config"]["pca"])
+    assert windows == {"hybridsn": (9, 13), "svm": (1, 10)}
+    assert [g["model"] for g in result.summary["groups"]] == ["hybridsn", "svm"]
+    md = (result.folder / "summary.md").read_text()
+    assert "## hybridsn" in md and "## svm" in md
+    assert [r["model"] for r in read_rows(result.folder / "sweep.csv")] == ["hybridsn", "svm"]
