@@ -637,6 +637,27 @@ def predict(
 SweepBackend = enum.Enum("SweepBackend", {"local": "local", "ray": "ray"}, type=str)
 
 
+def _options_for(name: str, names: list[str], options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` for model ``name`` of a sweep over ``names``: --width and --groups go to the
+    models that take them (an error when none does)."""
+    from hsi.errors import ConfigError
+    from hsi.models import model_options
+
+    if len(names) == 1:
+        return {**options, "model": name}
+    mine = {**options, "model": name}
+    for key in ("width", "groups"):
+        if options.get(key) is None:
+            continue
+        if not any(key in model_options(n) for n in names):
+            raise ConfigError(
+                f"{key}: none of the models {', '.join(names)} takes it", params=(key,)
+            )
+        if key not in model_options(name):
+            mine[key] = None
+    return mine
+
+
 @app.command("sweep")
 @user_errors
 @with_training_options
@@ -700,7 +721,9 @@ def sweep(
     sizes = parse_train_sizes(train_size)
     names = parse_models(models) if models is not None else [options["model"]]
     configs = [
-        build_config(**{**options, "model": name}, train_size=sizes[0], seed=seed_list[0], out=out)
+        build_config(
+            **_options_for(name, names, options), train_size=sizes[0], seed=seed_list[0], out=out
+        )
         for name in names
     ]
     say = _echo(quiet)

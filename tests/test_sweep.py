@@ -234,6 +234,10 @@ def test_models_must_share_every_other_option(scene_file, tmp_path):
     [
         (["--models", "hybridsn,nope"], "error: --models: unknown model 'nope'"),
         (["--backend", "local", "--address", "auto"], "error: --address is for --backend ray"),
+        (
+            ["--models", "hybridsn,svm", "--width", "0.5"],
+            "error: --width: none of the models hybridsn, svm takes it",
+        ),
     ],
 )
 def test_cli_sweep_refuses_bad_models_and_backends(scene_file, tmp_path, args, message):
@@ -253,3 +257,12 @@ def test_backend_ray_without_ray_is_one_clear_line(scene_file, tmp_path, monkeyp
     with pytest.raises(ConfigError, match=r"needs Ray: pip install -e '\.\[ray\]'"):
         run_sweep(tiny_config(scene_file, out=str(tmp_path)), [0], backend="ray")
     assert not list(tmp_path.iterdir())  # refused before anything was read or written
+
+
+def test_width_goes_to_the_models_that_take_it():
+    from hsi.cli import _options_for
+
+    options = {"model": "hybridsn", "width": 0.5, "groups": None}
+    names = ["hybridsn", "mobilenet_v2"]
+    assert _options_for("mobilenet_v2", names, options)["width"] == 0.5
+    assert _options_for("hybridsn", names, options)["width"] is None
