@@ -266,3 +266,16 @@ def test_width_goes_to_the_models_that_take_it():
     names = ["hybridsn", "mobilenet_v2"]
     assert _options_for("mobilenet_v2", names, options)["width"] == 0.5
     assert _options_for("hybridsn", names, options)["width"] is None
+
+
+def test_a_run_no_ray_node_can_take_is_refused_or_warned():
+    from types import SimpleNamespace
+
+    from hsi.sweep.ray_backend import _check_fits
+
+    ray = SimpleNamespace(nodes=lambda: [{"Alive": True, "Resources": {"CPU": 2.0}}])
+    _check_fits(ray, 2, 0, started=True)  # fits
+    with pytest.raises(ConfigError, match=r"1 CPU\(s\) and 1 GPU, but no node has that"):
+        _check_fits(ray, 1, 1, started=True)  # a Ray started here never gets a GPU
+    with pytest.warns(UserWarning, match="wait until such a node joins"):
+        _check_fits(ray, 4, 0, started=False)  # a cluster may still grow

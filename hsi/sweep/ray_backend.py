@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,7 @@ class RayBackend:
         started = self._connect(ray, threads)
         pending: dict[Any, RunSpec] = {}
         try:
+            _check_fits(ray, threads, gpus, started)
             refs = {key: ray.put(prepared) for key, prepared in scenes.items()}
             task = ray.remote(_train_task).options(num_cpus=threads, num_gpus=gpus)
             for spec in specs:
@@ -109,6 +111,22 @@ class RayBackend:
             # a run asking for more CPUs than the cluster has would wait forever
             ray.init(num_cpus=max(usable_cores(), threads), **quiet)
         return True
+
+
+def _check_fits(ray: Any, threads: int, gpus: int, started: bool) -> None:
+    """A run that no node can take would wait forever: an error on a Ray started here, a
+    warning on a cluster (an autoscaler may still add such a node)."""
+    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
+    if any(r.get("CPU", 0) >= threads and r.get("GPU", 0) >= gpus for r in nodes):
+        return
+    need = f"{threads} CPU(s)" + (f" and {gpus} GPU" if gpus else "")
+    have = ", ".join(f"{r.get('CPU', 0):g} CPU / {r.get('GPU', 0):g} GPU" for r in nodes)
+    message = f"each run asks Ray for {need}, but no node has that ({have or 'no node'})"
+    if started:
+        raise ConfigError(
+            f"{message}; lower threads, or use device cpu", params=("threads", "device")
+        )
+    warnings.warn(f"{message}: the runs wait until such a node joins", stacklevel=2)
 
 
 def _result(ray: Any, ref: Any, spec: RunSpec) -> dict[str, Any]:
