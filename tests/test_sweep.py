@@ -180,3 +180,102 @@ def test_a_sweep_that_fails_to_start_does_not_pin_its_options(scene_file, tmp_pa
     with pytest.raises(ConfigError, match="pca 25"):
         run_sweep(tiny_config(scene_file, out=str(tmp_path), pca=25), [0])
     assert not (tmp_path / "sweep_tiny_hybridsn" / "sweep.json").exists()
+
+
+# ----------------------------------------------------------------------------- models, backends
+def test_cli_sweep_over_two_models(scene_file, tmp_path):
+    args = ["sweep", *tiny_options(scene_file), "--seeds", "0", "--threads", "1"]
+    args += ["--models", "hybridsn,svm", "--out", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "sweep_tiny_hybridsn+svm"
+    for model in ("hybridsn", "svm"):
+        assert is_finished(run_folder(folder, 0.3, 0, model))
+    rows = read_rows(folder / "sweep.csv")
+    assert [(r["model"], r["seed"]) for r in rows] == [("hybridsn", 0), ("svm", 0)]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["models"] == ["hybridsn", "svm"]
+    assert [(g["model"], g["train_size"]) for g in summary["groups"]] == [
+        ("hybridsn", 0.3),
+        ("svm", 0.3),
+    ]
+    assert set(summary["configs"]) == {"hybridsn", "svm"}
+    md = (folder / "summary.md").read_text()
+    assert "| model | train size | runs |" in md
+    assert "## hybridsn" in md and "## svm" in md and "### Per-class accuracy" in md
+    assert "svm" in result.stdout and "hybridsn" in result.stdout
+
+    # the manifest still refuses a resume with other options
+    other = runner.invoke(app, [*args, "--epochs", "3"])
+    assert other.exit_code == 2
+    assert "other options" in other.output and "epochs: 2 → 3" in other.output
+
+
+def test_summary_groups_by_model_then_train_size():
+    rows = [
+        {"model": m, "train_size": ts, "seed": s, "oa": oa, "aa": oa, "kappa": oa}
+        for m, ts, s, oa in [("a", 0.1, 0, 0.6), ("a", 0.1, 1, 0.8), ("b", 0.1, 0, 0.9)]
+    ]
+    summary = summarize(rows)
+    assert [(g["model"], g["runs"]) for g in summary["groups"]] == [("a", 2), ("b", 1)]
+    assert summary["groups"][0]["metrics"]["oa"]["mean"] == pytest.approx(0.7)
+    md = summary_markdown(summary)
+    assert "| a | 0.1 | 2 | 70.00 ± 14.14 |" in md
+
+
+def test_models_must_share_every_other_option(scene_file, tmp_path):
+    configs = [tiny_config(scene_file), tiny_config(scene_file, model="svm", epochs=3)]
+    with pytest.raises(ConfigError, match="differ in epochs"):
+        run_sweep(configs, [0], folder=tmp_path / "sweep")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--models", "hybridsn,nope"], "error: --models: unknown model 'nope'"),
+        (["--backend", "local", "--address", "auto"], "error: --address is for --backend ray"),
+        (
+            ["--models", "hybridsn,svm", "--width", "0.5"],
+            "error: --width: none of the models hybridsn, svm takes it",
+        ),
+    ],
+)
+def test_cli_sweep_refuses_bad_models_and_backends(scene_file, tmp_path, args, message):
+    result = runner.invoke(app, ["sweep", *tiny_options(scene_file), *args, "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_backend_ray_without_ray_is_one_clear_line(scene_file, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if not installed
+    args = ["sweep", *tiny_options(scene_file), "--backend", "ray", "--out", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: --backend ray needs Ray: pip install -e '.[ray]'"
+    with pytest.raises(ConfigError, match=r"needs Ray: pip install -e '\.\[ray\]'"):
+        run_sweep(tiny_config(scene_file, out=str(tmp_path)), [0], backend="ray")
+    assert not list(tmp_path.iterdir())  # refused before anything was read or written
+
+
+def test_width_goes_to_the_models_that_take_it():
+    from hsi.cli import _options_for
+
+    options = {"model": "hybridsn", "width": 0.5, "groups": None}
+    names = ["hybridsn", "mobilenet_v2"]
+    assert _options_for("mobilenet_v2", names, options)["width"] == 0.5
+    assert _options_for("hybridsn", names, options)["width"] is None
+
+
+def test_a_run_no_ray_node_can_take_is_refused_or_warned():
+    from types import SimpleNamespace
+
+    from hsi.sweep.ray_backend import _check_fits
+
+    ray = SimpleNamespace(nodes=lambda: [{"Alive": True, "Resources": {"CPU": 2.0}}])
+    _check_fits(ray, 2, 0, started=True)  # fits
+    with pytest.raises(ConfigError, match=r"1 CPU\(s\) and 1 GPU, but no node has that"):
+        _check_fits(ray, 1, 1, started=True)  # a Ray started here never gets a GPU
+    with pytest.warns(UserWarning, match="wait until such a node joins"):
+        _check_fits(ray, 4, 0, started=False)  # a cluster may still grow

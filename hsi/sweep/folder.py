@@ -1,29 +1,38 @@
-"""A sweep's folder: where each run goes, which runs are finished, and the manifest that keeps
-a resumed sweep from mixing runs made with other options."""
+"""A sweep's folder: where each run goes, which runs are finished, the manifest that keeps
+a resumed sweep from mixing runs made with other options, and writing a run folder whose files
+came from elsewhere (a Ray worker)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from hsi.atomic import write_text
 from hsi.config import TrainConfig
-from hsi.errors import ConfigError
+from hsi.errors import ConfigError, HSIError
 from hsi.sweep.grid import size_label
 
 # Options that may change between an interrupted sweep and its resumption: they either vary
 # per run, or do not change any result (DataLoader workers; see docs/reproducibility.md).
 _FREE_OPTIONS = ("seed", "train_size", "out", "workers", "data_dir")
+# Options each model of a sweep over several models may set for itself (its own window and
+# PCA, its width); every other option is shared by all of them.
+MODEL_OPTIONS = ("model", "patch", "pca", "model_options")
 
 
-def sweep_folder(config: TrainConfig) -> Path:
-    """``<out>/sweep_<scene>_<model>``: where a sweep over ``config`` lives by default."""
-    return Path(config.out) / f"sweep_{config.scene_name}_{config.model}"
+def sweep_folder(config: TrainConfig | Sequence[TrainConfig]) -> Path:
+    """``<out>/sweep_<scene>_<model>`` (several models: ``_<m1>+<m2>…``): the default folder."""
+    configs = _as_list(config)
+    models = "+".join(c.model for c in configs)
+    return Path(configs[0].out) / f"sweep_{configs[0].scene_name}_{models}"
 
 
-def run_folder(folder: Path, train_size: float | int, seed: int) -> Path:
-    return Path(folder) / f"ts{size_label(train_size)}" / f"seed_{seed}"
+def run_folder(folder: Path, train_size: float | int, seed: int, model: str | None = None) -> Path:
+    """``ts<size>/seed_<seed>``; in a sweep over several models ``<model>/ts<size>/seed_<seed>``."""
+    run = Path(f"ts{size_label(train_size)}") / f"seed_{seed}"
+    return Path(folder) / (run if model is None else Path(model) / run)
 
 
 def is_finished(run_dir: Path) -> bool:
@@ -41,7 +50,11 @@ def _read_metrics(run_dir: Path) -> dict[str, Any] | None:
         return None  # unreadable: train it again
 
 
-def _shared_options(config: TrainConfig) -> dict[str, Any]:
+def _as_list(config: TrainConfig | Sequence[TrainConfig]) -> list[TrainConfig]:
+    return [config] if isinstance(config, TrainConfig) else list(config)
+
+
+def _options(config: TrainConfig) -> dict[str, Any]:
     options = {k: v for k, v in config.to_dict().items() if k not in _FREE_OPTIONS}
     for key in ("scene", "labels"):
         if options.get(key) is not None:
@@ -49,7 +62,28 @@ def _shared_options(config: TrainConfig) -> dict[str, Any]:
     return options
 
 
-def _check_manifest(folder: Path, config: TrainConfig) -> None:
+def _shared_options(config: TrainConfig | Sequence[TrainConfig]) -> dict[str, Any]:
+    """The options every run of the sweep shares. Several models: those all models share, and
+    under ``models`` each model's own window, PCA and options."""
+    configs = _as_list(config)
+    if len(configs) == 1:
+        return _options(configs[0])
+    shared = {k: v for k, v in _options(configs[0]).items() if k not in MODEL_OPTIONS}
+    for other in configs[1:]:
+        theirs = {k: v for k, v in _options(other).items() if k not in MODEL_OPTIONS}
+        differ = sorted(k for k in shared.keys() | theirs.keys() if shared.get(k) != theirs.get(k))
+        if differ:
+            raise ConfigError(
+                f"the models of one sweep must share every option but {', '.join(MODEL_OPTIONS)}; "
+                f"{configs[0].model} and {other.model} differ in {', '.join(differ)}"
+            )
+    shared["models"] = {
+        c.model: {k: v for k, v in _options(c).items() if k in MODEL_OPTIONS[1:]} for c in configs
+    }
+    return shared
+
+
+def _check_manifest(folder: Path, config: TrainConfig | Sequence[TrainConfig]) -> None:
     """Refuse to resume a sweep made with other options: its runs would not be comparable."""
     path = folder / "sweep.json"
     options = _shared_options(config)
@@ -67,7 +101,8 @@ def _check_manifest(folder: Path, config: TrainConfig) -> None:
             if recorded.get(key) != options.get(key)
         ]
         # with no finished run there is nothing to mix up: the new options take the folder over
-        if changed and any(is_finished(p) for p in folder.glob("ts*/seed_*")):
+        runs = [*folder.glob("ts*/seed_*"), *folder.glob("*/ts*/seed_*")]
+        if changed and any(is_finished(p) for p in runs):
             raise ConfigError(
                 f"{folder} holds a sweep made with other options ({'; '.join(changed)}); "
                 "pass another out or delete that folder",
@@ -75,8 +110,29 @@ def _check_manifest(folder: Path, config: TrainConfig) -> None:
             )
 
 
-def _write_manifest(folder: Path, config: TrainConfig) -> None:
+def _write_manifest(folder: Path, config: TrainConfig | Sequence[TrainConfig]) -> None:
     from hsi.stages import versions
 
     manifest = {"options": _shared_options(config), "versions": versions()}
     write_text(folder / "sweep.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def write_files(run_dir: Path, files: Mapping[str, bytes]) -> Path:
+    """Write a run folder from ``{relative path: content}``, complete or not at all.
+
+    As :func:`hsi.runfolder.write_run` does: the files go to a private temporary folder beside
+    ``run_dir``, renamed to it at the end (replacing an unfinished run of the same name).
+    """
+    from hsi.runfolder import staged_folder
+
+    run_dir = Path(run_dir)
+    with staged_folder(run_dir.parent, run_dir.name, unique=False) as stage:
+        for name, content in sorted(files.items()):
+            rel = PurePosixPath(name)
+            if rel.is_absolute() or not rel.parts or ".." in rel.parts:
+                raise HSIError(f"{run_dir}: refusing the run file name {name!r}")
+            target = stage.path.joinpath(*rel.parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+    assert stage.final is not None
+    return stage.final

@@ -1,4 +1,4 @@
-"""The sweep's axes from the command line: seeds (``0-9``, ``0,3,7``) and training sizes."""
+"""The sweep's axes from the command line: seeds (``0-9``, ``0,3,7``), training sizes and models."""
 
 from __future__ import annotations
 
@@ -69,3 +69,22 @@ def parse_train_sizes(text: str | float | int | Sequence[float | int]) -> list[f
 def size_label(size: float | int) -> str:
     """Folder-safe text for a training size: 0.1 → ``0.1``, 50 → ``50``."""
     return str(size) if isinstance(size, int) else f"{size:g}"
+
+
+def parse_models(text: str | Sequence[str]) -> list[str]:
+    """``"hybridsn,mobilenet_v2,svm"`` → those names, each once, each a known model."""
+    from hsi.models import list_models
+
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    models = [part.strip() for part in parts]
+    if not models or any(not m for m in models):
+        raise ConfigError(
+            f"models: expected model names separated by commas, got {text!r}", params=("models",)
+        )
+    unknown = [m for m in models if m not in list_models()]
+    if unknown:
+        raise ConfigError(
+            f"models: unknown model {unknown[0]!r}; choose from: {', '.join(list_models())}",
+            params=("models",),
+        )
+    return list(dict.fromkeys(models))

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Hashable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
 from hsi.config import TrainConfig
+from hsi.sweep.backend import Finished, RunSpec
 from hsi.sweep.folder import _read_metrics
 
 
 def default_threads(jobs: int) -> int:
     """PyTorch threads per parallel run: the usable cores shared out evenly."""
+    return max(1, usable_cores() // max(1, jobs))
+
+
+def usable_cores() -> int:
     try:
-        cores = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
-        cores = os.cpu_count() or 1
-    return max(1, cores // max(1, jobs))
+        return os.cpu_count() or 1
 
 
 def torch_threads() -> int:
@@ -27,32 +30,54 @@ def torch_threads() -> int:
     return torch.get_num_threads()
 
 
+class LocalBackend:
+    """``jobs=1``: each run in this process, one after the other, so each is bit-identical to
+    ``train_run`` here. ``jobs>1``: that many fresh processes with ``cores // jobs`` threads each
+    (``--threads`` when given)."""
+
+    name = "local"
+
+    def __init__(self, jobs: int = 1) -> None:
+        self.jobs = jobs
+
+    def threads(self, config: TrainConfig) -> int | None:
+        if config.threads is not None:
+            return config.threads
+        return default_threads(self.jobs) if self.jobs > 1 else None
+
+    def run(
+        self,
+        specs: Sequence[RunSpec],
+        scenes: Mapping[Hashable, Any],
+        finished: Finished,
+    ) -> None:
+        if self.jobs == 1:
+            run_serial(specs, scenes, finished)
+        else:
+            run_parallel(specs, scenes, finished, jobs=self.jobs)
+
+
 def run_serial(
-    config: TrainConfig,
-    prepared: Any,
-    todo: list[tuple],
-    jobs: int,
-    finished: Callable[[float | int, int, dict[str, Any]], None],
+    specs: Sequence[RunSpec], scenes: Mapping[Hashable, Any], finished: Finished
 ) -> None:
-    """Train each ``(train_size, seed, folder)`` of ``todo`` here, one after the other."""
+    """Train each spec here, one after the other."""
     from hsi.experiment import train_run
 
-    for ts, seed, path in todo:
-        run_config = dataclasses.replace(config, seed=seed, train_size=ts)
-        result = train_run(run_config, prepared, run_dir=path, progress=False)
+    for spec in specs:
+        result = train_run(spec.config, scenes[spec.scene_key], run_dir=spec.run_dir)
         if result.interrupted:
             raise KeyboardInterrupt
-        finished(ts, seed, result.metrics)
+        finished(spec, result.metrics)
 
 
 def run_parallel(
-    config: TrainConfig,
-    prepared: Any,
-    todo: list[tuple],
+    specs: Sequence[RunSpec],
+    scenes: Mapping[Hashable, Any],
+    finished: Finished,
+    *,
     jobs: int,
-    finished: Callable[[float | int, int, dict[str, Any]], None],
 ) -> None:
-    """Train ``todo`` in ``jobs`` fresh processes, each given ``cores // jobs`` threads."""
+    """Train ``specs`` in ``jobs`` fresh processes, each given ``cores // jobs`` threads."""
     import multiprocessing
 
     # "spawn": forking a process whose OpenMP/BLAS threads already ran (the PCA above) can
@@ -60,25 +85,24 @@ def run_parallel(
     context = multiprocessing.get_context("spawn")
     threads = default_threads(jobs)
     pool = ProcessPoolExecutor(
-        max_workers=min(jobs, len(todo)),
+        max_workers=min(jobs, len(specs)),
         mp_context=context,
         initializer=_init_worker,
-        initargs=(prepared, threads),
+        initargs=(dict(scenes), threads),
     )
-    pending: dict[Future, tuple] = {}
+    pending: dict[Future, RunSpec] = {}
     try:
-        for ts, seed, path in todo:
-            run_config = dataclasses.replace(config, seed=seed, train_size=ts)
-            future = pool.submit(_worker_run, run_config, str(path))
-            pending[future] = (ts, seed, path)
+        for spec in specs:
+            future = pool.submit(_worker_run, spec.config, spec.scene_key, str(spec.run_dir))
+            pending[future] = spec
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                ts, seed, path = pending.pop(future)
+                spec = pending.pop(future)
                 interrupted = future.result()  # re-raises a worker's error here
                 if interrupted:
                     raise KeyboardInterrupt
-                finished(ts, seed, _read_metrics(path) or {})
+                finished(spec, _read_metrics(spec.run_dir) or {})
     except KeyboardInterrupt:
         # Stop now: a run cut short is trained again on resume anyway (train_run only renames
         # a complete folder into place), and finished runs stay on disk.
@@ -98,20 +122,20 @@ def run_parallel(
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(prepared: Any, threads: int) -> None:
+def _init_worker(scenes: dict[Hashable, Any], threads: int) -> None:
     import signal
 
     import torch
 
-    # Ctrl-C reaches the whole process group; the parent alone handles it (see _run_parallel),
+    # Ctrl-C reaches the whole process group; the parent alone handles it (see run_parallel),
     # so an idle worker does not die with a traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
-    _WORKER["prepared"] = prepared
+    _WORKER["scenes"] = scenes
 
 
-def _worker_run(config: TrainConfig, run_dir: str) -> bool:
+def _worker_run(config: TrainConfig, key: Hashable, run_dir: str) -> bool:
     from hsi.experiment import train_run
 
-    result = train_run(config, _WORKER["prepared"], run_dir=run_dir, progress=False)
+    result = train_run(config, _WORKER["scenes"][key], run_dir=run_dir, progress=False)
     return result.interrupted

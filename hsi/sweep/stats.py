@@ -18,11 +18,15 @@ METRICS = ("oa", "aa", "kappa")
 METRIC_LABELS = {"oa": "OA", "aa": "AA", "kappa": "Kappa"}
 
 
-def _row(ts: float | int, seed: int, run_dir: Path, folder: Path) -> dict[str, Any]:
+def _row(
+    ts: float | int, seed: int, run_dir: Path, folder: Path, model: str | None = None
+) -> dict[str, Any]:
     metrics = _read_metrics(run_dir)
     if metrics is None:
         raise HSIError(f"{run_dir}: the run has no metrics.json after the sweep")
-    row: dict[str, Any] = {"train_size": ts, "seed": seed}
+    if model is None:
+        model = metrics.get("config", {}).get("model")
+    row: dict[str, Any] = {"model": model, "train_size": ts, "seed": seed}
     row.update({m: metrics[m] for m in METRICS})
     for cid, entry in metrics["per_class"].items():
         row[f"class_{cid}"] = entry["accuracy"]
@@ -64,21 +68,25 @@ def describe(values: Sequence[float | None]) -> dict[str, Any]:
 def summarize(
     rows: Sequence[dict[str, Any]],
     *,
-    config: TrainConfig | None = None,
+    config: TrainConfig | Sequence[TrainConfig] | None = None,
     seeds: Sequence[int] | None = None,
     train_sizes: Sequence[float | int] | None = None,
 ) -> dict[str, Any]:
-    """Statistics per training size over the runs' rows (see :func:`describe`)."""
-    sizes = list(dict.fromkeys(row["train_size"] for row in rows))
+    """Statistics per (model, training size) over the runs' rows (see :func:`describe`).
+
+    ``groups`` lists them model by model, each group naming its ``model`` (when the rows do).
+    """
+    keys = list(dict.fromkeys((row.get("model"), row["train_size"]) for row in rows))
     class_cols = _class_columns(rows)
     names: dict[str, str] = {}
     for row in rows:
         names.update(row.get("_class_names", {}))
     groups = []
-    for ts in sizes:
-        sel = [row for row in rows if row["train_size"] == ts]
+    for model, ts in keys:
+        sel = [row for row in rows if (row.get("model"), row["train_size"]) == (model, ts)]
         groups.append(
             {
+                **({} if model is None else {"model": model}),
                 "train_size": ts,
                 "runs": len(sel),
                 "seeds": [row["seed"] for row in sel],
@@ -94,15 +102,30 @@ def summarize(
             }
         )
     summary: dict[str, Any] = {"runs": len(rows), "groups": groups}
+    models = list(dict.fromkeys(model for model, _ in keys if model is not None))
+    if models:
+        summary["models"] = models
     if config is not None:
-        summary.update(scene=config.scene_name, model=config.model, config=config.to_dict())
-        summary["config"].pop("seed")
-        summary["config"].pop("train_size")
+        configs = [config] if isinstance(config, TrainConfig) else list(config)
+        recipes = {c.model: _recipe(c) for c in configs}
+        summary.update(scene=configs[0].scene_name, model="+".join(recipes))
+        summary["models"] = list(recipes)
+        if len(configs) == 1:
+            summary["config"] = recipes[configs[0].model]
+        else:
+            summary["configs"] = recipes
     if seeds is not None:
         summary["seeds"] = list(seeds)
     if train_sizes is not None:
         summary["train_sizes"] = list(train_sizes)
     return summary
+
+
+def _recipe(config: TrainConfig) -> dict[str, Any]:
+    options = config.to_dict()
+    options.pop("seed")
+    options.pop("train_size")
+    return options
 
 
 def _class_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
