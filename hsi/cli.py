@@ -10,7 +10,7 @@ import enum
 import functools
 import inspect
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, get_args
 
@@ -390,9 +390,19 @@ def _keyword(name: str, annotation: Any, default: Any) -> inspect.Parameter:
     )
 
 
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Rerun a recorded run: its metrics.json (or run folder), or a JSON or TOML file with "
+        "TrainConfig's keys. Options typed on the command line replace the file's.",
+    ),
+]
+
 # The options `hsi train` and `hsi sweep` share, written once: the scene first, then (after the
 # command's own options) the recipe.
 _SCENE_OPTIONS = [
+    _keyword("config", ConfigFile, None),
     _keyword("dataset", Dataset, None),
     _keyword("scene", SceneFile, None),
     _keyword("labels", LabelsFile, None),
@@ -432,21 +442,38 @@ def with_training_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     typer reads a command's options from its signature; this one is the command's own
     parameters between the scene options and the recipe options.
+
+    The command also gets ``typed``: the names of the options given on the command line (or
+    by their environment variable), as opposed to those left at their defaults; options read
+    from a ``--config`` file give way to those only.
     """
     own = [
         p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
         for p in inspect.signature(command, eval_str=True).parameters.values()
         if p.kind is not inspect.Parameter.VAR_KEYWORD
     ]
-    params = _SCENE_OPTIONS + own + _RECIPE_OPTIONS
+    context = inspect.Parameter(
+        "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+    )
+    params = [context] + _SCENE_OPTIONS + own + _RECIPE_OPTIONS
 
     @functools.wraps(command)
-    def wrapper(**options: Any) -> Any:
-        return command(**options)
+    def wrapper(ctx: typer.Context, **options: Any) -> Any:
+        return command(**options, typed=typed_options(ctx))
 
     wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in params}
     return wrapper
+
+
+def typed_options(ctx: typer.Context) -> frozenset[str]:
+    """The options of ``ctx``'s command given on the command line or by environment variable."""
+    typed = set()
+    for name in ctx.params:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+            typed.add(name)
+    return frozenset(typed)
 
 
 def _value(choice: Any) -> Any:
@@ -459,6 +486,38 @@ def _text(path: Path | None) -> str | None:
 
 def build_config(
     *,
+    config: Path | None = None,
+    typed: Collection[str] | None = None,
+    **options: Any,
+) -> TrainConfig:
+    """A validated TrainConfig from the options of train and sweep, each passed by name.
+
+    With ``config`` (a file :meth:`TrainConfig.from_file` reads) the file's options are the base
+    and only the options named in ``typed`` (those the user gave) replace them; a scene given
+    (dataset or scene) replaces the file's whole scene, and another model drops the file's
+    model options. Without it every option counts.
+    """
+    from hsi.config import TrainConfig, read_config_file
+
+    given = _config_fields(**options)
+    if config is None:
+        return TrainConfig(**given).validate()
+    recorded = TrainConfig.from_dict(read_config_file(config), source=config).to_dict()
+    typed = set(typed or ())
+    if typed & {"dataset", "scene"}:
+        for key in ("dataset", "scene", "labels", "cube_key", "labels_key"):
+            recorded[key] = None
+    if "model" in typed and given["model"] != recorded["model"]:
+        recorded["model_options"] = {}
+    if typed & {"width", "groups"}:
+        typed.add("model_options")
+        given["model_options"] = {**recorded["model_options"], **given["model_options"]}
+    recorded.update({key: value for key, value in given.items() if key in typed})
+    return TrainConfig(**recorded).validate()
+
+
+def _config_fields(
+    *,
     dataset: str | None,
     scene: Path | None,
     labels: Path | None,
@@ -469,7 +528,7 @@ def build_config(
     patch: int | None,
     split: Any,
     train_size: str | float | int,
-    val_size: str,
+    val_size: str | float | int,
     epochs: int,
     batch_size: int,
     lr: float,
@@ -490,9 +549,8 @@ def build_config(
     whiten: bool,
     pca_fit: Any,
     nonfinite: Any,
-) -> TrainConfig:
-    """A validated TrainConfig from the options of train and sweep, each passed by name."""
-    from hsi.config import TrainConfig
+) -> dict[str, Any]:
+    """The TrainConfig fields the options of train and sweep give, each passed by name."""
     from hsi.splits import parse_size
 
     def size(text: str | float | int) -> float | int:
@@ -501,7 +559,7 @@ def build_config(
         return 0 if text == "0" else parse_size(text)
 
     model_options = {k: v for k, v in (("width", width), ("groups", groups)) if v is not None}
-    return TrainConfig(
+    return dict(
         dataset=dataset,
         scene=_text(scene),
         labels=_text(labels),
@@ -532,7 +590,7 @@ def build_config(
         threads=threads,
         device=_value(device),
         out=str(out),
-    ).validate()
+    )
 
 
 TrainSize = Annotated[
@@ -556,6 +614,7 @@ def train(
 
     The kept weights are the best on the validation pixels; test pixels serve only the final
     OA / AA / Kappa. Ctrl-C stops training and still writes the best bundle so far.
+    `hsi train --config runs/<run>/metrics.json` reruns a run with its options (and seed).
     """
     quiet = options.pop("quiet")
     config = build_config(**options, train_size=train_size, seed=seed, out=out)
@@ -666,14 +725,17 @@ def sweep(
     sweep.csv (a row per run), summary.json and summary.md (mean ± std, min, max, 95 % CI)
     and sweep.png. Rerunning the same command skips the runs already finished, so an
     interrupted sweep resumes where it stopped. The scene is read (and, with --pca-fit scene,
-    reduced) once for all runs.
+    reduced) once for all runs. --config takes a run's recipe (its seed gives way to --seeds).
     """
     from hsi.sweep import headline, parse_seeds, parse_train_sizes, run_sweep
 
     quiet = options.pop("quiet")
     seed_list = parse_seeds(seeds)
     sizes = parse_train_sizes(train_size)
-    config = build_config(**options, train_size=sizes[0], seed=seed_list[0], out=out)
+    typed = options.pop("typed") | {"seed"}  # --seeds decides, whatever a --config file says
+    config = build_config(**options, train_size=sizes[0], seed=seed_list[0], out=out, typed=typed)
+    if options["config"] is not None and "train_size" not in typed:
+        sizes = [config.train_size]
     say = _echo(quiet)
     result = run_sweep(config, seed_list, sizes, jobs=jobs, progress=_progress(quiet), log=say)
 
