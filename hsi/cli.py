@@ -597,7 +597,17 @@ TrainSize = Annotated[
     str, typer.Option(help="Training share: a fraction like 0.1, or a count per class like 50.")
 ]
 Out = Annotated[
-    Path, typer.Option(help="Folder for run folders; runs/latest points at the newest.")
+    Path,
+    typer.Option(
+        help="Folder for run folders; OUT/latest points at the newest.", envvar="HSI_RUNS"
+    ),
+]
+Runs = Annotated[
+    Path,
+    typer.Option(
+        help="The folder `hsi train --out` wrote to: its latest run is the default model.",
+        envvar="HSI_RUNS",
+    ),
 ]
 
 
@@ -633,16 +643,30 @@ def train(
 @app.command("predict")
 @user_errors
 def predict(
-    scene: Annotated[Path, typer.Argument(help="The cube to map: .mat, .npy, .npz or ENVI .hdr.")],
+    scene: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The cube to map: .mat, .npy, .npz or ENVI .hdr (or --dataset instead).",
+            show_default=False,
+        ),
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="A standard scene to map instead of SCENE (see `hsi datasets`); its ground "
+            "truth gives the metrics."
+        ),
+    ] = None,
     out: Annotated[
         Path, typer.Option(help="Map PNG; the .npy and .mat labels go beside it.")
     ] = Path("map.png"),
     model: Annotated[
         Path | None,
         typer.Option(
-            "--model", help="Model bundle (model.pt or a run folder). Default: runs/latest."
+            "--model", help="Model bundle (model.pt or a run folder). Default: RUNS/latest."
         ),
     ] = None,
+    runs: Runs = Path("runs"),
     labels: Annotated[
         Path | None, typer.Option(help="Ground truth: adds metrics and a panels figure.")
     ] = None,
@@ -657,6 +681,7 @@ def predict(
     ] = "auto",
     device: Device = "auto",
     nonfinite: NonFinite = "error",
+    data_dir: DataDir = None,
     quiet: Quiet = False,
 ) -> None:
     """Classify every pixel of a scene with a trained bundle, keeping the ground truth's ids.
@@ -665,14 +690,15 @@ def predict(
     with dropout off. Writes OUT (PNG with legend), OUT.npy and OUT.mat (variable
     `prediction`); with --labels also OUT_panels.png and OUT_metrics.json.
     """
-    from hsi.bundle import find_bundle
     from hsi.experiment import predict_run
 
-    bundle = find_bundle(model)
     summary = predict_run(
         scene,
         out,
-        bundle_path=bundle,
+        bundle_path=model,
+        runs=runs,
+        dataset=dataset,
+        data_dir=data_dir,
         labels=labels,
         cube_key=cube_key,
         labels_key=labels_key,
@@ -715,7 +741,9 @@ def sweep(
     ] = "0.1",
     out: Annotated[
         Path,
-        typer.Option(help="Parent folder: the sweep goes to OUT/sweep_<scene>_<model>/."),
+        typer.Option(
+            help="Parent folder: the sweep goes to OUT/sweep_<scene>_<model>/.", envvar="HSI_RUNS"
+        ),
     ] = Path("runs"),
     **options: Any,
 ) -> None:

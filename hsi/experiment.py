@@ -120,10 +120,13 @@ def train_run(
 
 
 def predict_run(
-    scene_path: str | Path,
+    scene_path: str | Path | None,
     out: str | Path,
     *,
     bundle_path: str | Path | None = None,
+    runs: str | Path = "runs",
+    dataset: str | None = None,
+    data_dir: str | Path | None = None,
     labels: str | Path | None = None,
     cube_key: str | None = None,
     labels_key: str | None = None,
@@ -133,7 +136,26 @@ def predict_run(
     device: str = "auto",
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Map a scene with a bundle; write the PNG, ``.npy`` and ``.mat`` (and metrics with labels)."""
+    """Map a scene with a bundle; write the PNG, ``.npy`` and ``.mat`` (and metrics with labels).
+
+    The scene is a file (``scene_path``, with ``labels`` for metrics) or a standard scene
+    (``dataset``, fetched into ``data_dir``'s cache; its ground truth gives the metrics).
+    The bundle is ``bundle_path`` (a ``model.pt`` or a run folder), by default
+    ``<runs>/latest``.
+    """
+    if (scene_path is None) == (dataset is None):
+        raise ConfigError(
+            "give exactly one scene to map: a scene FILE or dataset NAME", params=("dataset",)
+        )
+    if dataset is not None:
+        given = [k for k, v in (("labels", labels), ("cube_key", cube_key)) if v is not None]
+        given += ["labels_key"] if labels_key is not None else []
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)}: for a scene FILE; dataset {dataset} brings its own "
+                "ground truth",
+                params=tuple(given) + ("dataset",),
+            )
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise ConfigError(
@@ -144,12 +166,23 @@ def predict_run(
     check_choice("method", method, Method.__args__)
     check_choice("nonfinite", nonfinite, CHOICES["nonfinite"])
     _check_map_target(out)
-    bundle_file = find_bundle(bundle_path)
+    if dataset is not None:
+        from hsi.data.registry import get_scene_info
+
+        get_scene_info(dataset)  # an unknown name, before the bundle is read
+    bundle_file = find_bundle(bundle_path, runs=runs)
     bundle = ModelBundle.load(bundle_file)
-    scene = read_scene(
-        scene_path, labels, cube_key=cube_key, labels_key=labels_key, nonfinite=nonfinite
-    )
-    _check_fits(scene, bundle, bundle_file, Path(scene_path).name)
+    if dataset is not None:
+        from hsi.data.fetch import load_dataset
+
+        scene = load_dataset(dataset, data_dir, progress=progress)
+        scene_name, truth_source = scene.name, scene.name
+    else:
+        scene = read_scene(
+            scene_path, labels, cube_key=cube_key, labels_key=labels_key, nonfinite=nonfinite
+        )
+        scene_name, truth_source = Path(scene_path).name, labels or scene_path
+    _check_fits(scene, bundle, bundle_file, scene_name)
     if mask and scene.labels is None:
         raise ConfigError(
             "mask needs the ground truth: pass labels FILE", params=("mask", "labels")
@@ -177,8 +210,8 @@ def predict_run(
         "seconds": time.perf_counter() - t0,
     }
     if scene.labels is not None:
-        summary["metrics"] = _score_against(scene.labels, index, bundle, labels)
-    title = f"{Path(scene_path).stem} — {bundle.model_name}"
+        summary["metrics"] = _score_against(scene.labels, index, bundle, truth_source)
+    title = f"{Path(scene_name).stem} — {bundle.model_name}"
     summary["outputs"] = _write_prediction(
         out, indices_to_ids(index, class_ids), bundle, scene, summary, title
     )

@@ -112,7 +112,7 @@ def test_toml_and_json_config_files(tmp_path, scene_file, captured):
     toml.write_text(
         f'scene = "{scene_file}"\nlabels = "{scene_file}"\ncube_key = "cube"\n'
         'labels_key = "labels"\npca = 13\npatch = 9\nepochs = 4\ntrain_size = 0.3\n'
-        '[model_options]\n',
+        "[model_options]\n",
         encoding="utf-8",
     )
     assert invoke("train", "--config", toml, "-q").exit_code == 0
