@@ -72,7 +72,7 @@ app = typer.Typer(
         "Every command has --help. Errors in the input are one line, exit code 2."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -82,6 +82,27 @@ datasets_app = typer.Typer(
     no_args_is_help=False,
 )
 app.add_typer(datasets_app, name="datasets")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from hsi import __version__
+
+        typer.echo(f"hsi {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    # no docstring: the app's help text stays the one given to typer.Typer above
+    pass
 
 
 def user_errors(func):

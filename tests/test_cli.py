@@ -319,3 +319,51 @@ def test_predict_needs_exactly_one_scene(workdir, trained, tmp_path):
     check_user_error(res, "--labels", "--dataset salinas_a brings its own ground truth")
     check_user_error(invoke("predict", "--dataset", "atlantis"), "unknown dataset 'atlantis'")
     assert not list(tmp_path.iterdir())
+
+
+# ----------------------------------------------------------------------------- the command itself
+def run_hsi(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+    """`python -m hsi ARGS` in a fresh process."""
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "hsi", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_python_m_hsi_and_version(tmp_path):
+    import hsi
+
+    assert invoke("--version").output == f"hsi {hsi.__version__}\n"
+    proc = run_hsi("--version")
+    assert proc.returncode == 0 and proc.stdout == f"hsi {hsi.__version__}\n"
+    proc = run_hsi("predict", str(tmp_path / "missing.mat"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
+    assert "Usage: hsi" in run_hsi("--help").stdout
+
+
+def test_shell_completion_and_one_line_errors_with_it():
+    proc = run_hsi("--show-completion", "bash")
+    assert proc.returncode == 0 and "_HSI_COMPLETE" in proc.stdout
+    complete = {"_HSI_COMPLETE": "complete_bash", "COMP_WORDS": "hsi tr", "COMP_CWORD": "1"}
+    assert run_hsi(env=complete).stdout.split() == ["train"]
+    complete.update(COMP_WORDS="hsi train --split ", COMP_CWORD="3")
+    assert run_hsi(env=complete).stdout.split() == ["stratified", "per_class", "spatial"]
+    check_user_error(invoke("--bogus"), "no such option: --bogus")
+    check_user_error(invoke("train", "--pca", "abc"), "--pca")
+
+
+def test_help_lists_the_choices():
+    from hsi.config import CHOICES, Method, get_args
+
+    train, predict = invoke("train", "--help").output, invoke("predict", "--help").output
+    for param, choices in CHOICES.items():
+        assert f"--{param.replace('_', '-')} <{'|'.join(choices)}>" in train, param
+    for param, choices in (("method", get_args(Method)), ("device", CHOICES["device"])):
+        assert f"--{param} <{'|'.join(choices)}>" in predict, param
+    assert "--version" in invoke("--help").output
