@@ -6,11 +6,13 @@ without a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import inspect
+import logging
 import sys
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, get_args
 
@@ -105,13 +107,46 @@ def _main(
     pass
 
 
+class _EchoHandler(logging.Handler):
+    """A log record as a bare line on stderr (the one in use when it is written)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            typer.echo(self.format(record), err=True)
+        except Exception:  # pragma: no cover - as logging.StreamHandler does
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def library_messages(quiet: bool) -> Iterator[None]:
+    """The library's messages (the ``hsi`` loggers) on stderr while a command runs.
+
+    INFO and up, or WARNING and up with --quiet; each as a bare line, as the CLI always
+    printed them. The logger's level and handlers are restored afterwards.
+    """
+    logger = logging.getLogger("hsi")
+    handler, level = _EchoHandler(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def user_errors(func):
-    """Turn HSIError into ``error: …`` on stderr and exit code 2; Ctrl-C into exit code 130."""
+    """Turn HSIError into ``error: …`` on stderr and exit code 2; Ctrl-C into exit code 130.
+
+    The library's log messages are shown while the command runs (:func:`library_messages`;
+    warnings only when the command's ``quiet`` option is on).
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            with library_messages(bool(kwargs.get("quiet", False))):
+                return func(*args, **kwargs)
         except HSIError as exc:
             typer.echo(f"error: {' '.join(exc.cli_message().split())}", err=True)
             raise typer.Exit(2) from None
@@ -124,10 +159,6 @@ def user_errors(func):
 
 def _progress(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
-
-
-def _echo(quiet: bool):
-    return (lambda msg: None) if quiet else (lambda msg: typer.echo(msg, err=True))
 
 
 def _unfit_models(n_components: int, patch: int, classes: int) -> dict[str, Exception]:
@@ -651,7 +682,7 @@ def train(
     config = build_config(**options, train_size=train_size, seed=seed, out=out)
     from hsi.experiment import train_run
 
-    result = train_run(config, progress=_progress(quiet), log=_echo(quiet))
+    result = train_run(config, progress=_progress(quiet))
     m = result.metrics
     scores = f"OA {m['oa']:.4f}  AA {m['aa']:.4f}  Kappa {m['kappa']:.4f}"
     typer.echo(f"{scores}  ({m['split']['test']} test pixels)")
@@ -785,8 +816,7 @@ def sweep(
     config = build_config(**options, train_size=sizes[0], seed=seed_list[0], out=out, typed=typed)
     if options["config"] is not None and "train_size" not in typed:
         sizes = [config.train_size]
-    say = _echo(quiet)
-    result = run_sweep(config, seed_list, sizes, jobs=jobs, progress=_progress(quiet), log=say)
+    result = run_sweep(config, seed_list, sizes, jobs=jobs, progress=_progress(quiet))
 
     from rich.console import Console
     from rich.table import Table

@@ -75,11 +75,12 @@ def train_run(
     """Train, evaluate and map; write the run folder and return its metrics.
 
     ``prepared`` (from :func:`prepare`) reuses a loaded and reduced scene, as a sweep does;
-    ``run_dir`` writes to that folder instead of a new one under ``config.out``.
+    ``run_dir`` writes to that folder instead of a new one under ``config.out``. The run's
+    notes (the split's, the fit's) go to the ``hsi.stages`` logger, or to ``log`` instead.
     """
     config.validate()
     check_run_target(config, run_dir)
-    say = log or (lambda msg: None)
+    say = log
     t_start = time.perf_counter()
     prepared = prepared or prepare(config, progress)
     scene = prepared.scene

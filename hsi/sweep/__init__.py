@@ -27,6 +27,7 @@ module ties them together in :func:`run_sweep`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,9 @@ __all__ = [
 ]
 
 
+logger = logging.getLogger(__name__)
+
+
 @dataclass
 class SweepResult:
     folder: Path
@@ -96,8 +100,12 @@ def run_sweep(
     fresh processes with ``cores // jobs`` threads each; the thread count is part of what a
     bit-identical rerun needs (docs/reproducibility.md), so it follows ``jobs``, not how many
     runs happen to be left.
+
+    What the sweep reports (runs skipped, each run finished when there is no progress bar)
+    goes to the ``hsi.sweep`` logger at INFO, or to ``log`` instead; each run's own notes go
+    to ``hsi.sweep.run`` at DEBUG (they are in its metrics.json).
     """
-    say = log or (lambda msg: None)
+    say = log or logger.info
     config.validate()
     seeds = [int(s) for s in seeds]
     if not seeds:

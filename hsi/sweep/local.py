@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -10,6 +11,10 @@ from typing import Any
 
 from hsi.config import TrainConfig
 from hsi.sweep.folder import _read_metrics
+
+# a run's notes (the split's, the fit's): in its metrics.json, and here at DEBUG only, so that a
+# sweep's output stays one line per run
+run_logger = logging.getLogger("hsi.sweep.run")
 
 
 def default_threads(jobs: int) -> int:
@@ -39,7 +44,7 @@ def run_serial(
 
     for ts, seed, path in todo:
         run_config = dataclasses.replace(config, seed=seed, train_size=ts)
-        result = train_run(run_config, prepared, run_dir=path, progress=False)
+        result = train_run(run_config, prepared, run_dir=path, progress=False, log=run_logger.debug)
         if result.interrupted:
             raise KeyboardInterrupt
         finished(ts, seed, result.metrics)
@@ -113,5 +118,7 @@ def _init_worker(prepared: Any, threads: int) -> None:
 def _worker_run(config: TrainConfig, run_dir: str) -> bool:
     from hsi.experiment import train_run
 
-    result = train_run(config, _WORKER["prepared"], run_dir=run_dir, progress=False)
+    result = train_run(
+        config, _WORKER["prepared"], run_dir=run_dir, progress=False, log=run_logger.debug
+    )
     return result.interrupted
