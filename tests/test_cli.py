@@ -6,6 +6,8 @@ The run trained once per session in conftest.py (non-contiguous class ids) is re
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
 import subprocess
 import sys
 
@@ -347,9 +349,14 @@ def test_python_m_hsi_and_version(tmp_path):
     assert "Usage: hsi" in run_hsi("--help").stdout
 
 
-def test_shell_completion_and_one_line_errors_with_it():
-    proc = run_hsi("--show-completion", "bash")
-    assert proc.returncode == 0 and "_HSI_COMPLETE" in proc.stdout
+def test_shell_completion_and_one_line_errors_with_it(tmp_path):
+    assert "--install-completion" in invoke("--help").output
+    bash = shutil.which("bash")
+    if bash is not None:  # --show-completion detects the shell it runs under
+        script = f"cd {shlex.quote(str(tmp_path))} && {shlex.quote(sys.executable)} -m hsi "
+        script += "--show-completion; true"  # `; true`: bash stays the parent process
+        proc = subprocess.run([bash, "-c", script], capture_output=True, text=True)
+        assert proc.returncode == 0 and "_HSI_COMPLETE=complete_bash" in proc.stdout, proc
     complete = {"_HSI_COMPLETE": "complete_bash", "COMP_WORDS": "hsi tr", "COMP_CWORD": "1"}
     assert run_hsi(env=complete).stdout.split() == ["train"]
     complete.update(COMP_WORDS="hsi train --split ", COMP_CWORD="3")
