@@ -4,7 +4,10 @@ A training run is a chain of stages (:mod:`hsi.stages`)::
 
     prepare (load, PCA) → split → reduce → fit → map → score → bundle + metrics → write
 
-and writes a run folder (:mod:`hsi.runfolder`)::
+:func:`fit_run` runs the stages up to the trained model and :func:`finish_run` the rest;
+:func:`train_run` is the two, and :class:`hsi.estimator.HSIClassifier` runs ``fit_run`` on an
+in-memory scene (and ``finish_run`` only when asked for a run folder). A run writes a folder
+(:mod:`hsi.runfolder`)::
 
     runs/<scene>_<model>_s<seed>_<time>-<random>/
         model.pt  metrics.json  history.csv  map.png  map_labeled.png  panels.png
@@ -38,16 +41,21 @@ from hsi.data.scene import Scene, ids_to_indices, indices_to_ids
 from hsi.errors import BundleError, ConfigError, DataError, OutputError
 from hsi.inference import predict_indices
 from hsi.metrics import accuracy_report
+from hsi.preprocess import PCAReducer
 from hsi.runfolder import check_out_dir, check_run_target, write_run
 from hsi.seeding import seed_everything
+from hsi.splits import Split
 
 # the stages' names where users of earlier versions found them
 from hsi.stages import PreparedScene, prepare, resolve_device, versions
 
 __all__ = [
+    "Fitted",
     "PreparedScene",
     "RunResult",
     "find_bundle",
+    "finish_run",
+    "fit_run",
     "predict_run",
     "prepare",
     "resolve_device",
@@ -64,6 +72,20 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Fitted:
+    """What the stages up to the fit made: the scene, its split, the PCA, the trained model."""
+
+    scene: Scene
+    split: Split
+    reducer: PCAReducer
+    reduced: np.ndarray
+    trained: stages.Trained
+    device: torch.device
+    started: float  # time.perf_counter() when the run began
+    prepare_s: float  # loading, splitting and the PCA
+
+
 def train_run(
     config: TrainConfig,
     prepared: PreparedScene | None = None,
@@ -78,9 +100,24 @@ def train_run(
     ``run_dir`` writes to that folder instead of a new one under ``config.out``. The run's
     notes (the split's, the fit's) go to the ``hsi.stages`` logger, or to ``log`` instead.
     """
-    config.validate()
+    config.validate(scene_given=prepared is not None)
     check_run_target(config, run_dir)
-    say = log
+    fitted = fit_run(config, prepared, progress=progress, log=log)
+    return finish_run(config, fitted, run_dir, progress=progress)
+
+
+def fit_run(
+    config: TrainConfig,
+    prepared: PreparedScene | None = None,
+    *,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> Fitted:
+    """The stages of a run up to the trained model: prepare, split, reduce, fit.
+
+    Seeded by ``config.seed`` (and run with ``config.threads``), as every run is. ``config``
+    must be validated (with ``scene_given`` when ``prepared`` holds an in-memory scene).
+    """
     t_start = time.perf_counter()
     prepared = prepared or prepare(config, progress)
     scene = prepared.scene
@@ -91,23 +128,37 @@ def train_run(
     seed_everything(config.seed, deterministic=config.deterministic)
     device = resolve_device(config.device)
 
-    split = stages.split_pixels(scene, config, say)
+    split = stages.split_pixels(scene, config, log)
     reducer, reduced = stages.reduce(prepared, split, config)
     t_prepared = time.perf_counter()
     trained = stages.fit_model(
-        config, scene, reduced, split, device=device, progress=progress, say=say
+        config, scene, reduced, split, device=device, progress=progress, say=log
     )
-    mapped = stages.map_scene(trained.model, reduced, config, device=device, progress=progress)
+    return Fitted(scene, split, reducer, reduced, trained, device, t_start, t_prepared - t_start)
+
+
+def finish_run(
+    config: TrainConfig,
+    fitted: Fitted,
+    run_dir: str | Path | None = None,
+    *,
+    progress: bool = False,
+) -> RunResult:
+    """The stages after the fit: map the scene, score the test pixels, write the run folder."""
+    scene, split, trained = fitted.scene, fitted.split, fitted.trained
+    mapped = stages.map_scene(
+        trained.model, fitted.reduced, config, device=fitted.device, progress=progress
+    )
     report = stages.score(scene, split, mapped.index)
 
     timings = {
-        "prepare": t_prepared - t_start,
+        "prepare": fitted.prepare_s,
         "train": trained.fit.train_time_s,
         "map": mapped.seconds,
-        "total": time.perf_counter() - t_start,
+        "total": time.perf_counter() - fitted.started,
     }
-    bundle = stages.make_bundle(config, scene, trained, reducer)
-    metrics = stages.run_metrics(config, scene, split, trained, report, timings, device)
+    bundle = stages.make_bundle(config, scene, trained, fitted.reducer)
+    metrics = stages.run_metrics(config, scene, split, trained, report, timings, fitted.device)
     final_dir = write_run(
         config,
         run_dir,

@@ -85,7 +85,11 @@ def scene_from_config(config: TrainConfig, progress: bool = False) -> Scene:
 
 def prepare(config: TrainConfig, progress: bool = False) -> PreparedScene:
     """Load the scene and, with ``pca_fit='scene'``, fit and apply the PCA: reusable over seeds."""
-    scene = scene_from_config(config, progress)
+    return prepare_scene(scene_from_config(config, progress), config)
+
+
+def prepare_scene(scene: Scene, config: TrainConfig) -> PreparedScene:
+    """A loaded (or in-memory) scene, checked and, with ``pca_fit='scene'``, reduced."""
     check_trainable(scene, config)
     if config.pca_fit != "scene":
         return PreparedScene(scene)
