@@ -740,7 +740,8 @@ def predict(
 
     The scene is reduced with the bundle's own PCA (never refitted) and every evaluation runs
     with dropout off. Writes OUT (PNG with legend), OUT.npy and OUT.mat (variable
-    `prediction`); with --labels also OUT_panels.png and OUT_metrics.json.
+    `prediction`); with --labels (or --dataset) also OUT_panels.png and OUT_metrics.json.
+    The model is --model, else the latest run of --runs (or $HSI_RUNS, else ./runs).
     """
     from hsi.experiment import predict_run
 

@@ -23,6 +23,20 @@ from hsi.experiment import RunResult
 runner = CliRunner()
 
 
+def _toml_readable() -> bool:
+    try:
+        import tomllib  # noqa: F401  # Python 3.11 and later
+    except ImportError:
+        try:
+            import tomli  # noqa: F401
+        except ImportError:
+            return False
+    return True
+
+
+needs_toml = pytest.mark.skipif(not _toml_readable(), reason="Python 3.10 without tomli")
+
+
 def invoke(*args) -> object:
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
@@ -107,6 +121,7 @@ def test_a_scene_given_replaces_the_files_scene_and_another_model_its_options(
     assert config.epochs == 2  # the rest of the recipe stays
 
 
+@needs_toml
 def test_toml_and_json_config_files(tmp_path, scene_file, captured):
     toml = tmp_path / "run.toml"
     toml.write_text(
@@ -151,6 +166,7 @@ def test_a_bad_config_file_is_one_line_naming_the_file_and_key(tmp_path, content
     check_one_line(invoke("sweep", "--config", bad), *needles)
 
 
+@needs_toml
 def test_missing_and_bad_toml_config_files(tmp_path):
     check_one_line(invoke("train", "--config", tmp_path / "none.json"), "none.json", "no such")
     bad = tmp_path / "bad.toml"
