@@ -5,10 +5,13 @@ and the CLI start quickly)::
 
     from hsi import read_scene, PCAReducer, PatchDataset, make_split, create_model
     from hsi import TrainConfig, train_run, predict_run, ModelBundle
+    from hsi import HSIClassifier  # fit / predict / predict_proba on in-memory arrays
 
 One entry per job: ``read_scene`` (your own files), ``load_dataset`` (a standard scene, fetched
 into the cache) and ``download_dataset`` (only its files); ``train_run`` and ``predict_run`` (what
-``hsi train`` and ``hsi predict`` do), ``predict_indices`` (a model over a reduced cube). The
+``hsi train`` and ``hsi predict`` do), ``HSIClassifier`` (the same run as a scikit-learn style
+estimator over arrays), ``predict_indices`` and ``predict_scores`` (a model over a reduced
+cube). The
 stages a training run is made of are in :mod:`hsi.stages`.
 """
 
@@ -42,10 +45,12 @@ _EXPORTS = {
     "classification_report": "hsi.metrics",
     "ModelBundle": "hsi.bundle",
     "predict_indices": "hsi.inference",
+    "predict_scores": "hsi.inference",
     "TrainConfig": "hsi.config",
     "train_run": "hsi.experiment",
     "predict_run": "hsi.experiment",
     "HSIError": "hsi.errors",
+    "HSIClassifier": "hsi.estimator",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -6,11 +6,13 @@ without a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import inspect
+import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, get_args
 
@@ -72,7 +74,7 @@ app = typer.Typer(
         "Every command has --help. Errors in the input are one line, exit code 2."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -84,13 +86,67 @@ datasets_app = typer.Typer(
 app.add_typer(datasets_app, name="datasets")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from hsi import __version__
+
+        typer.echo(f"hsi {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    # no docstring: the app's help text stays the one given to typer.Typer above
+    pass
+
+
+class _EchoHandler(logging.Handler):
+    """A log record as a bare line on stderr (the one in use when it is written)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            typer.echo(self.format(record), err=True)
+        except Exception:  # pragma: no cover - as logging.StreamHandler does
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def library_messages(quiet: bool) -> Iterator[None]:
+    """The library's messages (the ``hsi`` loggers) on stderr while a command runs.
+
+    INFO and up, or WARNING and up with --quiet; each as a bare line, as the CLI always
+    printed them. The logger's level and handlers are restored afterwards.
+    """
+    logger = logging.getLogger("hsi")
+    handler, level = _EchoHandler(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def user_errors(func):
-    """Turn HSIError into ``error: …`` on stderr and exit code 2; Ctrl-C into exit code 130."""
+    """Turn HSIError into ``error: …`` on stderr and exit code 2; Ctrl-C into exit code 130.
+
+    The library's log messages are shown while the command runs (:func:`library_messages`;
+    warnings only when the command's ``quiet`` option is on).
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            with library_messages(bool(kwargs.get("quiet", False))):
+                return func(*args, **kwargs)
         except HSIError as exc:
             typer.echo(f"error: {' '.join(exc.cli_message().split())}", err=True)
             raise typer.Exit(2) from None
@@ -103,10 +159,6 @@ def user_errors(func):
 
 def _progress(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
-
-
-def _echo(quiet: bool):
-    return (lambda msg: None) if quiet else (lambda msg: typer.echo(msg, err=True))
 
 
 def _unfit_models(n_components: int, patch: int, classes: int) -> dict[str, Exception]:
@@ -413,9 +465,19 @@ def _keyword(name: str, annotation: Any, default: Any) -> inspect.Parameter:
     )
 
 
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Rerun a recorded run: its metrics.json (or run folder), or a JSON or TOML file with "
+        "TrainConfig's keys. Options typed on the command line replace the file's.",
+    ),
+]
+
 # The options `hsi train` and `hsi sweep` share, written once: the scene first, then (after the
 # command's own options) the recipe.
 _SCENE_OPTIONS = [
+    _keyword("config", ConfigFile, None),
     _keyword("dataset", Dataset, None),
     _keyword("scene", SceneFile, None),
     _keyword("labels", LabelsFile, None),
@@ -460,21 +522,38 @@ def with_training_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     typer reads a command's options from its signature; this one is the command's own
     parameters between the scene options and the recipe options.
+
+    The command also gets ``typed``: the names of the options given on the command line (or
+    by their environment variable), as opposed to those left at their defaults; options read
+    from a ``--config`` file give way to those only.
     """
     own = [
         p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
         for p in inspect.signature(command, eval_str=True).parameters.values()
         if p.kind is not inspect.Parameter.VAR_KEYWORD
     ]
-    params = _SCENE_OPTIONS + own + _RECIPE_OPTIONS
+    context = inspect.Parameter(
+        "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+    )
+    params = [context] + _SCENE_OPTIONS + own + _RECIPE_OPTIONS
 
     @functools.wraps(command)
-    def wrapper(**options: Any) -> Any:
-        return command(**options)
+    def wrapper(ctx: typer.Context, **options: Any) -> Any:
+        return command(**options, typed=typed_options(ctx))
 
     wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in params}
     return wrapper
+
+
+def typed_options(ctx: typer.Context) -> frozenset[str]:
+    """The options of ``ctx``'s command given on the command line or by environment variable."""
+    typed = set()
+    for name in ctx.params:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+            typed.add(name)
+    return frozenset(typed)
 
 
 def _value(choice: Any) -> Any:
@@ -487,6 +566,38 @@ def _text(path: Path | None) -> str | None:
 
 def build_config(
     *,
+    config: Path | None = None,
+    typed: Collection[str] | None = None,
+    **options: Any,
+) -> TrainConfig:
+    """A validated TrainConfig from the options of train and sweep, each passed by name.
+
+    With ``config`` (a file :meth:`TrainConfig.from_file` reads) the file's options are the base
+    and only the options named in ``typed`` (those the user gave) replace them; a scene given
+    (dataset or scene) replaces the file's whole scene, and another model drops the file's
+    model options. Without it every option counts.
+    """
+    from hsi.config import TrainConfig, read_config_file
+
+    given = _config_fields(**options)
+    if config is None:
+        return TrainConfig(**given).validate()
+    recorded = TrainConfig.from_dict(read_config_file(config), source=config).to_dict()
+    typed = set(typed or ())
+    if typed & {"dataset", "scene"}:
+        for key in ("dataset", "scene", "labels", "cube_key", "labels_key"):
+            recorded[key] = None
+    if "model" in typed and given["model"] != recorded["model"]:
+        recorded["model_options"] = {}
+    if typed & {"width", "groups"}:
+        typed.add("model_options")
+        given["model_options"] = {**recorded["model_options"], **given["model_options"]}
+    recorded.update({key: value for key, value in given.items() if key in typed})
+    return TrainConfig(**recorded).validate()
+
+
+def _config_fields(
+    *,
     dataset: str | None,
     scene: Path | None,
     labels: Path | None,
@@ -497,7 +608,7 @@ def build_config(
     patch: int | None,
     split: Any,
     train_size: str | float | int,
-    val_size: str,
+    val_size: str | float | int,
     epochs: int,
     batch_size: int,
     lr: float,
@@ -523,9 +634,8 @@ def build_config(
     whiten: bool,
     pca_fit: Any,
     nonfinite: Any,
-) -> TrainConfig:
-    """A validated TrainConfig from the options of train and sweep, each passed by name."""
-    from hsi.config import TrainConfig
+) -> dict[str, Any]:
+    """The TrainConfig fields the options of train and sweep give, each passed by name."""
     from hsi.splits import parse_size
 
     def size(text: str | float | int) -> float | int:
@@ -534,7 +644,7 @@ def build_config(
         return 0 if text == "0" else parse_size(text)
 
     model_options = {k: v for k, v in (("width", width), ("groups", groups)) if v is not None}
-    return TrainConfig(
+    return dict(
         dataset=dataset,
         scene=_text(scene),
         labels=_text(labels),
@@ -570,14 +680,24 @@ def build_config(
         threads=threads,
         device=_value(device),
         out=str(out),
-    ).validate()
+    )
 
 
 TrainSize = Annotated[
     str, typer.Option(help="Training share: a fraction like 0.1, or a count per class like 50.")
 ]
 Out = Annotated[
-    Path, typer.Option(help="Folder for run folders; runs/latest points at the newest.")
+    Path,
+    typer.Option(
+        help="Folder for run folders; OUT/latest points at the newest.", envvar="HSI_RUNS"
+    ),
+]
+Runs = Annotated[
+    Path,
+    typer.Option(
+        help="The folder `hsi train --out` wrote to: its latest run is the default model.",
+        envvar="HSI_RUNS",
+    ),
 ]
 
 
@@ -594,12 +714,13 @@ def train(
 
     The kept weights are the best on the validation pixels; test pixels serve only the final
     OA / AA / Kappa. Ctrl-C stops training and still writes the best bundle so far.
+    `hsi train --config runs/<run>/metrics.json` reruns a run with its options (and seed).
     """
     quiet = options.pop("quiet")
     config = build_config(**options, train_size=train_size, seed=seed, out=out)
     from hsi.experiment import train_run
 
-    result = train_run(config, progress=_progress(quiet), log=_echo(quiet))
+    result = train_run(config, progress=_progress(quiet))
     if result.run_dir is None:  # a torchrun rank other than 0: rank 0 reports
         return
     m = result.metrics
@@ -615,8 +736,19 @@ def train(
 @user_errors
 def predict(
     scene: Annotated[
-        Path, typer.Argument(help="The cube to map: .mat, .npy, .npz, ENVI .hdr or GeoTIFF .tif.")
-    ],
+        Path | None,
+        typer.Argument(
+            help="The cube to map: .mat, .npy, .npz, ENVI .hdr or GeoTIFF .tif (or --dataset).",
+            show_default=False,
+        ),
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="A standard scene to map instead of SCENE (see `hsi datasets`); its ground "
+            "truth gives the metrics."
+        ),
+    ] = None,
     out: Annotated[
         Path,
         typer.Option(
@@ -628,9 +760,10 @@ def predict(
     model: Annotated[
         Path | None,
         typer.Option(
-            "--model", help="Model bundle (model.pt or a run folder). Default: runs/latest."
+            "--model", help="Model bundle (model.pt or a run folder). Default: RUNS/latest."
         ),
     ] = None,
+    runs: Runs = Path("runs"),
     labels: Annotated[
         Path | None, typer.Option(help="Ground truth: adds metrics and a panels figure.")
     ] = None,
@@ -652,23 +785,26 @@ def predict(
             help="Mean logits of the 8 flips/rotations of each window. Default: as trained.",
         ),
     ] = None,
+    data_dir: DataDir = None,
     quiet: Quiet = False,
 ) -> None:
     """Classify every pixel of a scene with a trained bundle, keeping the ground truth's ids.
 
     The scene is reduced with the bundle's own PCA (never refitted) and every evaluation runs
     with dropout off. Writes OUT (.png with a legend, plus OUT.npy and OUT.mat; .tif GeoTIFF
-    plus a QGIS style; .hdr ENVI classification); with --labels also OUT_panels.png (RGB view,
-    ground truth, prediction, errors) and OUT_metrics.json.
+    plus a QGIS style; .hdr ENVI classification); with --labels (or --dataset) also
+    OUT_panels.png (RGB view, ground truth, prediction, errors) and OUT_metrics.json.
+    The model is --model, else the latest run of --runs (or $HSI_RUNS, else ./runs).
     """
-    from hsi.bundle import find_bundle
     from hsi.experiment import predict_run
 
-    bundle = find_bundle(model)
     summary = predict_run(
         scene,
         out,
-        bundle_path=bundle,
+        bundle_path=model,
+        runs=runs,
+        dataset=dataset,
+        data_dir=data_dir,
         labels=labels,
         cube_key=cube_key,
         labels_key=labels_key,
@@ -757,7 +893,9 @@ def sweep(
     ] = None,
     out: Annotated[
         Path,
-        typer.Option(help="Parent folder: the sweep goes to OUT/sweep_<scene>_<model>/."),
+        typer.Option(
+            help="Parent folder: the sweep goes to OUT/sweep_<scene>_<model>/.", envvar="HSI_RUNS"
+        ),
     ] = Path("runs"),
     **options: Any,
 ) -> None:
@@ -769,20 +907,29 @@ def sweep(
     summary.json and summary.md (mean ± std, min, max, 95 % CI) and sweep.png. Rerunning the
     same command skips the runs already finished, so an interrupted sweep resumes where it
     stopped. The scene is read (and, with --pca-fit scene, reduced) once for all runs.
+    --config takes a run's recipe (its seed gives way to --seeds).
     """
     from hsi.sweep import headline, parse_models, parse_seeds, parse_train_sizes, run_sweep
 
     quiet = options.pop("quiet")
     seed_list = parse_seeds(seeds)
     sizes = parse_train_sizes(train_size)
+    typed = options.pop("typed") | {"seed"}  # --seeds decides, whatever a --config file says
+    if models is not None:
+        typed = typed | {"model"}  # --models decides too
     names = parse_models(models) if models is not None else [options["model"]]
     configs = [
         build_config(
-            **_options_for(name, names, options), train_size=sizes[0], seed=seed_list[0], out=out
+            **_options_for(name, names, options),
+            train_size=sizes[0],
+            seed=seed_list[0],
+            out=out,
+            typed=typed,
         )
         for name in names
     ]
-    say = _echo(quiet)
+    if options["config"] is not None and "train_size" not in typed:
+        sizes = [configs[0].train_size]
     result = run_sweep(
         configs,
         seed_list,
@@ -791,7 +938,6 @@ def sweep(
         backend=_value(backend),
         address=address,
         progress=_progress(quiet),
-        log=say,
     )
 
     from rich.console import Console

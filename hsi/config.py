@@ -21,10 +21,14 @@ Defaults, and why (docs/training.md has the long version):
 
 from __future__ import annotations
 
+import difflib
+import json
 import math
-from dataclasses import asdict, dataclass, field
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, get_origin
 
 from hsi.errors import ConfigError
 
@@ -105,9 +109,14 @@ class TrainConfig:
     # outputs
     out: str = "runs"
 
-    def validate(self) -> TrainConfig:
-        """Check every option (and fill in the model's default window); the config, or an error."""
-        if (self.dataset is None) == (self.scene is None):
+    def validate(self, *, scene_given: bool = False) -> TrainConfig:
+        """Check every option (and fill in the model's default window); the config, or an error.
+
+        ``scene_given``: the scene comes in memory (a :class:`~hsi.stages.PreparedScene`, as the
+        estimator builds one), so the config may name neither a dataset nor a scene file.
+        """
+        named = (self.dataset is not None) + (self.scene is not None)
+        if named > 1 or (named == 0 and not scene_given):
             raise ConfigError(
                 "give exactly one of dataset NAME or scene FILE", params=("dataset", "scene")
             )
@@ -198,3 +207,121 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str | Path | None = None) -> TrainConfig:
+        """A config from :meth:`to_dict`'s keys; an unknown key or a value of the wrong type is a
+        ConfigError naming ``source`` (the file the keys came from) and the key.
+
+        Keys left out take their defaults; nothing is validated yet (:meth:`validate` does that).
+        """
+        where = f"{source}: " if source is not None else ""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}expected a table of options, got {type(data).__name__}")
+        hints = typing.get_type_hints(cls)
+        names = [f.name for f in fields(cls)]
+        for key, value in data.items():
+            if key not in hints:
+                close = difflib.get_close_matches(str(key), names, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ConfigError(f"{where}unknown key {key!r}{hint}")
+            if not _fits(value, hints[key]):
+                raise ConfigError(f"{where}{key} must be {_type_text(hints[key])}, got {value!r}")
+        return cls(**data)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        """A config from a JSON or TOML file, a run's ``metrics.json``, or a run folder.
+
+        This reruns a recorded run: ``train_run(TrainConfig.from_file("runs/latest"))``.
+        """
+        return cls.from_dict(read_config_file(path), source=path)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The TrainConfig keys a file holds: a JSON or TOML file of them, or a run's record.
+
+    A run folder stands for its ``metrics.json``; a ``metrics.json`` holds the keys under
+    ``"config"``. A recorded run that left ``threads`` to PyTorch gets the thread count it ran
+    with (``reproducibility.torch_threads``): the weights depend on it, and a rerun on another
+    machine, or of a sweep's run, would otherwise use another.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "metrics.json"
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc})") from None
+    if path.suffix.lower() == ".toml":
+        data = _parse_toml(text, path)
+    else:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a table of options, got {type(data).__name__}")
+    if isinstance(data.get("config"), dict):  # a run's metrics.json (or a file shaped like it)
+        record, data = data, dict(data["config"])
+        threads = record.get("reproducibility", {}).get("torch_threads")
+        if data.get("threads") is None and isinstance(threads, int):
+            data["threads"] = threads
+    return data
+
+
+def _parse_toml(text: str, path: Path) -> dict[str, Any]:
+    try:
+        import tomllib  # Python 3.11 and later
+    except ImportError:  # pragma: no cover - Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise ConfigError(
+                f"{path}: reading TOML needs Python 3.11 or the tomli package "
+                "(pip install tomli); or write the options as JSON"
+            ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a value read from a file has the field's type (ints count as floats)."""
+    origin = get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, arg) for arg in get_args(hint))
+    if origin is Literal:
+        return isinstance(value, str)  # which word is validate()'s job, with its message
+    if origin is dict:
+        return isinstance(value, dict)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    return True
+
+
+def _type_text(hint: Any) -> str:
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    origin = get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = get_args(hint)
+        parts = [_type_text(arg) for arg in args if not (arg is int and float in args)]
+        return " or ".join(dict.fromkeys(parts))
+    if origin is Literal:
+        return "one of " + ", ".join(get_args(hint))
+    if origin is dict:
+        return "a table"
+    if hint is type(None):
+        return "null"
+    return names.get(hint, str(hint))

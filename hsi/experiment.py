@@ -4,7 +4,10 @@ A training run is a chain of stages (:mod:`hsi.stages`)::
 
     prepare (load, PCA) → split → reduce → fit → map → score → bundle + metrics → write
 
-and writes a run folder (:mod:`hsi.runfolder`)::
+:func:`fit_run` runs the stages up to the trained model and :func:`finish_run` the rest;
+:func:`train_run` is the two, and :class:`hsi.estimator.HSIClassifier` runs ``fit_run`` on an
+in-memory scene (and ``finish_run`` only when asked for a run folder). A run writes a folder
+(:mod:`hsi.runfolder`)::
 
     runs/<scene>_<model>_s<seed>_<time>-<random>/
         model.pt  metrics.json  history.csv  map.png  map_labeled.png  panels.png
@@ -38,16 +41,21 @@ from hsi.data.scene import Scene, ids_to_indices, indices_to_ids
 from hsi.errors import BundleError, ConfigError, DataError, OutputError
 from hsi.inference import predict_indices
 from hsi.metrics import accuracy_report
+from hsi.preprocess import PCAReducer
 from hsi.runfolder import check_out_dir, check_run_target, write_run
 from hsi.seeding import seed_everything
+from hsi.splits import Split
 
 # the stages' names where users of earlier versions found them
 from hsi.stages import PreparedScene, prepare, resolve_device, versions
 
 __all__ = [
+    "Fitted",
     "PreparedScene",
     "RunResult",
     "find_bundle",
+    "finish_run",
+    "fit_run",
     "predict_run",
     "prepare",
     "resolve_device",
@@ -66,6 +74,20 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Fitted:
+    """What the stages up to the fit made: the scene, its split, the PCA, the trained model."""
+
+    scene: Scene
+    split: Split
+    reducer: PCAReducer
+    reduced: np.ndarray
+    trained: stages.Trained
+    device: torch.device
+    started: float  # time.perf_counter() when the run began
+    prepare_s: float  # loading, splitting and the PCA
+
+
 def train_run(
     config: TrainConfig,
     prepared: PreparedScene | None = None,
@@ -77,12 +99,39 @@ def train_run(
     """Train, evaluate and map; write the run folder and return its metrics.
 
     ``prepared`` (from :func:`prepare`) reuses a loaded and reduced scene, as a sweep does;
-    ``run_dir`` writes to that folder instead of a new one under ``config.out``. Started by
-    ``torchrun`` it trains data-parallel (:mod:`hsi.distributed`) and rank 0 writes the folder.
+    ``run_dir`` writes to that folder instead of a new one under ``config.out``. The run's
+    notes (the split's, the fit's) go to the ``hsi.stages`` logger, or to ``log`` instead.
+    Started by ``torchrun`` it trains data-parallel (:mod:`hsi.distributed`) and rank 0 alone
+    maps, scores and writes the folder.
     """
-    config.validate()
+    config.validate(scene_given=prepared is not None)
     check_run_target(config, run_dir)
-    say = log or (lambda msg: None)
+    joined = distributed.setup(resolve_device(config.device))
+    try:
+        if not distributed.is_main():
+            log = lambda msg: None  # noqa: E731 - rank 0 speaks for the run
+        fitted = fit_run(config, prepared, progress=progress, log=log)
+        if not distributed.is_main():
+            return RunResult(None, {}, fitted.trained.fit.interrupted)
+        return finish_run(config, fitted, run_dir, progress=progress)
+    finally:
+        distributed.barrier()  # the other ranks wait for rank 0's run folder
+        if joined:
+            distributed.teardown()
+
+
+def fit_run(
+    config: TrainConfig,
+    prepared: PreparedScene | None = None,
+    *,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> Fitted:
+    """The stages of a run up to the trained model: prepare, split, reduce, fit.
+
+    Seeded by ``config.seed`` (and run with ``config.threads``), as every run is. ``config``
+    must be validated (with ``scene_given`` when ``prepared`` holds an in-memory scene).
+    """
     t_start = time.perf_counter()
     prepared = prepared or prepare(config, progress)
     scene = prepared.scene
@@ -91,40 +140,39 @@ def train_run(
         # the thread count changes float reduction order, hence the weights: part of the recipe
         torch.set_num_threads(config.threads)
     seed_everything(config.seed, deterministic=config.deterministic)
-    device = resolve_device(config.device)
-    joined = distributed.setup(device)
-    try:
-        return _train(config, prepared, run_dir, progress, say, t_start, device)
-    finally:
-        distributed.barrier()  # the other ranks wait for rank 0's run folder
-        if joined:
-            distributed.teardown()
+    device = distributed.local_device(resolve_device(config.device))
 
-
-def _train(config, prepared, run_dir, progress, say, t_start, device) -> RunResult:
-    scene = prepared.scene
-    device = distributed.local_device(device)
-    if not distributed.is_main():
-        say = lambda msg: None  # noqa: E731 - rank 0 speaks for the run
-    split = stages.split_pixels(scene, config, say)
+    split = stages.split_pixels(scene, config, log)
     reducer, reduced = stages.reduce(prepared, split, config)
     t_prepared = time.perf_counter()
     trained = stages.fit_model(
-        config, scene, reduced, split, device=device, progress=progress, say=say
+        config, scene, reduced, split, device=device, progress=progress, say=log
     )
-    if not distributed.is_main():
-        return RunResult(None, {}, trained.fit.interrupted)
-    mapped = stages.map_scene(trained.model, reduced, config, device=device, progress=progress)
+    return Fitted(scene, split, reducer, reduced, trained, device, t_start, t_prepared - t_start)
+
+
+def finish_run(
+    config: TrainConfig,
+    fitted: Fitted,
+    run_dir: str | Path | None = None,
+    *,
+    progress: bool = False,
+) -> RunResult:
+    """The stages after the fit: map the scene, score the test pixels, write the run folder."""
+    scene, split, trained = fitted.scene, fitted.split, fitted.trained
+    mapped = stages.map_scene(
+        trained.model, fitted.reduced, config, device=fitted.device, progress=progress
+    )
     report = stages.score(scene, split, mapped.index)
 
     timings = {
-        "prepare": t_prepared - t_start,
+        "prepare": fitted.prepare_s,
         "train": trained.fit.train_time_s,
         "map": mapped.seconds,
-        "total": time.perf_counter() - t_start,
+        "total": time.perf_counter() - fitted.started,
     }
-    bundle = stages.make_bundle(config, scene, trained, reducer)
-    metrics = stages.run_metrics(config, scene, split, trained, report, timings, device)
+    bundle = stages.make_bundle(config, scene, trained, fitted.reducer)
+    metrics = stages.run_metrics(config, scene, split, trained, report, timings, fitted.device)
     final_dir = write_run(
         config,
         run_dir,
@@ -139,10 +187,13 @@ def _train(config, prepared, run_dir, progress, say, t_start, device) -> RunResu
 
 
 def predict_run(
-    scene_path: str | Path,
+    scene_path: str | Path | None,
     out: str | Path,
     *,
     bundle_path: str | Path | None = None,
+    runs: str | Path = "runs",
+    dataset: str | None = None,
+    data_dir: str | Path | None = None,
     labels: str | Path | None = None,
     cube_key: str | None = None,
     labels_key: str | None = None,
@@ -160,7 +211,25 @@ def predict_run(
     style); ``.hdr``: an ENVI classification. With labels also ``<stem>_panels.png`` (RGB view,
     ground truth, prediction, errors) and ``<stem>_metrics.json``. ``tta=None`` maps as the
     model was trained to be mapped (its config's ``tta``).
+
+    The scene is a file (``scene_path``, with ``labels`` for metrics) or a standard scene
+    (``dataset``, fetched into ``data_dir``'s cache; its ground truth gives the metrics).
+    The bundle is ``bundle_path`` (a ``model.pt`` or a run folder), by default
+    ``<runs>/latest``.
     """
+    if (scene_path is None) == (dataset is None):
+        raise ConfigError(
+            "give exactly one scene to map: a scene FILE or dataset NAME", params=("dataset",)
+        )
+    if dataset is not None:
+        given = [k for k, v in (("labels", labels), ("cube_key", cube_key)) if v is not None]
+        given += ["labels_key"] if labels_key is not None else []
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)}: for a scene FILE; dataset {dataset} brings its own "
+                "ground truth",
+                params=tuple(given) + ("dataset",),
+            )
     out = Path(out)
     if out.suffix.lower() not in MAP_OUTPUTS:
         raise ConfigError(
@@ -171,12 +240,23 @@ def predict_run(
     check_choice("method", method, Method.__args__)
     check_choice("nonfinite", nonfinite, CHOICES["nonfinite"])
     _check_map_target(out)
-    bundle_file = find_bundle(bundle_path)
+    if dataset is not None:
+        from hsi.data.registry import get_scene_info
+
+        get_scene_info(dataset)  # an unknown name, before the bundle is read
+    bundle_file = find_bundle(bundle_path, runs=runs)
     bundle = ModelBundle.load(bundle_file)
-    scene = read_scene(
-        scene_path, labels, cube_key=cube_key, labels_key=labels_key, nonfinite=nonfinite
-    )
-    _check_fits(scene, bundle, bundle_file, Path(scene_path).name)
+    if dataset is not None:
+        from hsi.data.fetch import load_dataset
+
+        scene = load_dataset(dataset, data_dir, progress=progress)
+        scene_name, truth_source = scene.name, scene.name
+    else:
+        scene = read_scene(
+            scene_path, labels, cube_key=cube_key, labels_key=labels_key, nonfinite=nonfinite
+        )
+        scene_name, truth_source = Path(scene_path).name, labels or scene_path
+    _check_fits(scene, bundle, bundle_file, scene_name)
     if mask and scene.labels is None:
         raise ConfigError(
             "mask needs the ground truth: pass labels FILE", params=("mask", "labels")
@@ -209,8 +289,8 @@ def predict_run(
     if unread is not None:  # zero-filled NaN/nodata pixels (a flight line's fill) are no class
         pred_ids[unread] = 0
     if scene.labels is not None:
-        summary["metrics"] = _score_against(scene.labels, index, bundle, labels)
-    title = f"{Path(scene_path).stem} — {bundle.model_name}"
+        summary["metrics"] = _score_against(scene.labels, index, bundle, truth_source)
+    title = f"{Path(scene_name).stem} — {bundle.model_name}"
     summary["outputs"] = _write_prediction(out, pred_ids, bundle, scene, summary, title)
     return summary
 

@@ -12,6 +12,7 @@ Two paths give the same labels:
 The course notebook looped over pixels one forward pass at a time, with dropout still on, and
 stored ``prediction + 1`` into the map — right only when class ids are exactly 1..K. Here the
 result is class *indices*, and :func:`indices_to_ids` maps them to the ground truth's own ids.
+:func:`predict_scores` takes the same paths and keeps the class scores (logits) instead.
 """
 
 from __future__ import annotations
@@ -51,7 +52,39 @@ def predict_indices(
     (:mod:`hsi.augment`); the dense path transforms each padded tile, runs its pass and maps the
     result back, so both paths still agree. Eight times the work.
     """
-    h, w = reduced.shape[:2]
+    return _predict_scene(
+        model, reduced, patch, padding, method, batch_size, tile, mask, device, progress, False, tta
+    )
+
+
+def predict_scores(
+    model: nn.Module,
+    reduced: np.ndarray,
+    *,
+    patch: int,
+    padding: str = "zero",
+    method: Method = "auto",
+    batch_size: int = 512,
+    tile: int = 128,
+    mask: np.ndarray | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    tta: bool = False,
+) -> np.ndarray:
+    """The model's class scores ``(H, W, K)`` (float32) for every pixel; NaN outside ``mask``.
+
+    The same passes as :func:`predict_indices`, whose indices are these scores' arg-max: the
+    networks' logits (their softmax gives class probabilities), the SVM's one-vs-one votes;
+    with ``tta`` their mean over the eight flips and rotations.
+    """
+    return _predict_scene(
+        model, reduced, patch, padding, method, batch_size, tile, mask, device, progress, True, tta
+    )
+
+
+def _predict_scene(
+    model, reduced, patch, padding, method, batch_size, tile, mask, device, progress, scores, tta
+) -> np.ndarray:
     dense_ok = bool(getattr(model, "supports_dense", False))
     if method == "dense" and not dense_ok:
         raise ConfigError(
@@ -66,22 +99,30 @@ def predict_indices(
     try:
         with torch.inference_mode():
             if use_dense:
-                out = _predict_dense(model, padded, patch, tile, mask, device, progress, tta)
+                out = _predict_dense(
+                    model, padded, patch, tile, mask, device, progress, scores, tta
+                )
             else:
                 out = _predict_patches(
-                    model, reduced, padded, patch, batch_size, mask, device, progress, tta
+                    model, reduced, padded, patch, batch_size, mask, device, progress, scores, tta
                 )
     finally:
         model.train(was_training)
     if mask is not None:
-        out[~mask] = -1
+        out[~mask] = np.nan if scores else -1
     return out
 
 
-def _predict_dense(model, padded, patch, tile, mask, device, progress, tta) -> np.ndarray:
+def _empty_map(h: int, w: int, model: nn.Module, scores: bool) -> np.ndarray:
+    if scores:
+        return np.full((h, w, int(model.n_classes)), np.nan, dtype=np.float32)
+    return np.full((h, w), -1, dtype=np.int64)
+
+
+def _predict_dense(model, padded, patch, tile, mask, device, progress, scores, tta) -> np.ndarray:
     _, hp, wp = padded.shape
     h, w = hp - patch + 1, wp - patch + 1
-    out = np.full((h, w), -1, dtype=np.int64)
+    out = _empty_map(h, w, model, scores)
     tiles = [
         (i, j)
         for i in range(0, h, tile)
@@ -92,17 +133,22 @@ def _predict_dense(model, padded, patch, tile, mask, device, progress, tta) -> n
         i1, j1 = min(i + tile, h), min(j + tile, w)
         x = torch.from_numpy(padded[:, i : i1 + patch - 1, j : j1 + patch - 1]).to(device)
         logits = mean_over_views(model.dense_logits, x) if tta else model.dense_logits(x)
-        out[i:i1, j:j1] = logits.argmax(0).cpu().numpy()
+        if scores:
+            out[i:i1, j:j1] = logits.permute(1, 2, 0).float().cpu().numpy()
+        else:
+            out[i:i1, j:j1] = logits.argmax(0).cpu().numpy()
     return out
 
 
-def _predict_patches(model, reduced, padded, patch, batch_size, mask, device, progress, tta):
+def _predict_patches(
+    model, reduced, padded, patch, batch_size, mask, device, progress, scores, tta
+):
     h, w = reduced.shape[:2]
     coords = np.argwhere(np.ones((h, w), dtype=bool) if mask is None else mask)
     data = PatchDataset(reduced, coords, patch=patch, padded=padded)
-    out = np.full((h, w), -1, dtype=np.int64)
+    out = _empty_map(h, w, model, scores)
     out[coords[:, 0], coords[:, 1]] = predict_patches(
-        model, data, batch_size, device, progress=progress, tta=tta
+        model, data, batch_size, device, return_scores=scores, progress=progress, tta=tta
     )
     return out
 
@@ -114,17 +160,19 @@ def predict_patches(
     device: torch.device | str = "cpu",
     *,
     return_loss: bool = False,
+    return_scores: bool = False,
     progress: bool = False,
     tta: bool = False,
 ):
     """Class indices for every window of ``data`` (and the mean loss against its targets).
 
     The one batched patch-wise prediction: validation during training and the patch path of
-    :func:`predict_indices` both use it. Dropout is off and autograd too.
+    :func:`predict_indices` both use it. Dropout is off and autograd too. ``return_scores``:
+    the model's scores ``(N, K)`` (float32) instead of their arg-max.
     """
     was_training = model.training
     model.eval()
-    out = np.empty(len(data), dtype=np.int64)
+    out = None if return_scores else np.empty(len(data), dtype=np.int64)
     total_loss = 0.0
     starts = range(0, len(data), batch_size)
     try:
@@ -134,12 +182,19 @@ def predict_patches(
                 x, y = data.get_batch(idx)
                 x = x.to(device)
                 logits = mean_over_views(model, x) if tta else model(x)
-                out[idx] = logits.argmax(1).cpu().numpy()
+                if return_scores:
+                    if out is None:
+                        out = np.empty((len(data), logits.shape[1]), dtype=np.float32)
+                    out[idx] = logits.float().cpu().numpy()
+                else:
+                    out[idx] = logits.argmax(1).cpu().numpy()
                 if return_loss:
                     loss = nn.functional.cross_entropy(logits, y.to(device), reduction="sum")
                     total_loss += float(loss)
     finally:
         model.train(was_training)
+    if out is None:  # no window at all
+        out = np.empty((0, int(getattr(model, "n_classes", 0))), dtype=np.float32)
     if return_loss:
         return out, total_loss / max(len(data), 1)
     return out

@@ -5,10 +5,14 @@
 :func:`hsi.experiment.train_run` chains them for ``hsi train``; a sweep calls ``prepare`` once
 and ``train_run`` per seed; other front ends (an estimator, a cluster task) compose the same
 functions. Writing the run folder is :mod:`hsi.runfolder`'s job.
+
+What the stages have to say (the split's and the fit's notes) goes to the ``hsi.stages`` logger
+at INFO, or to the ``say`` callback a caller passes instead.
 """
 
 from __future__ import annotations
 
+import logging
 import platform
 import sys
 import time
@@ -32,6 +36,8 @@ from hsi.splits import Split, make_split
 from hsi.training import FitResult
 
 Log = Callable[[str], None]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -80,7 +86,11 @@ def scene_from_config(config: TrainConfig, progress: bool = False) -> Scene:
 
 def prepare(config: TrainConfig, progress: bool = False) -> PreparedScene:
     """Load the scene and, with ``pca_fit='scene'``, fit and apply the PCA: reusable over seeds."""
-    scene = scene_from_config(config, progress)
+    return prepare_scene(scene_from_config(config, progress), config)
+
+
+def prepare_scene(scene: Scene, config: TrainConfig) -> PreparedScene:
+    """A loaded (or in-memory) scene, checked and, with ``pca_fit='scene'``, reduced."""
     check_trainable(scene, config)
     if config.pca_fit != "scene":
         return PreparedScene(scene)
@@ -100,8 +110,9 @@ def check_trainable(scene: Scene, config: TrainConfig) -> None:
 
 
 # ------------------------------------------------------------------------------------ split
-def split_pixels(scene: Scene, config: TrainConfig, say: Log) -> Split:
+def split_pixels(scene: Scene, config: TrainConfig, say: Log | None = None) -> Split:
     """Training, validation and test pixels; an error when no test pixel is left."""
+    say = say or logger.info
     split = make_split(
         scene.labels,
         config.split,
@@ -136,9 +147,10 @@ def fit_model(
     *,
     device: torch.device,
     progress: bool = False,
-    say: Log = lambda msg: None,
+    say: Log | None = None,
 ) -> Trained:
     """Build ``config.model`` with its initialisation and train it on the split's pixels."""
+    say = say or logger.info
     from hsi.models import create_model
     from hsi.training import fit
 

@@ -6,6 +6,8 @@ The run trained once per session in conftest.py (non-contiguous class ids) is re
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
 import subprocess
 import sys
 
@@ -248,3 +250,127 @@ def test_a_version_1_bundle_still_loads(trained, tmp_path):
     torch.save(payload, old)
     bundle = ModelBundle.load(old)
     assert bundle.n_bands == bundle.bands == 24
+
+
+# ----------------------------------------------------------------------------- finding runs
+def test_predict_finds_the_latest_run_under_runs_or_hsi_runs(
+    workdir, trained, tmp_path, monkeypatch
+):
+    """`hsi train --out DIR` then `hsi predict --runs DIR` (or HSI_RUNS=DIR): DIR/latest."""
+    monkeypatch.chdir(tmp_path)  # no ./runs here
+    monkeypatch.delenv("HSI_RUNS", raising=False)
+    cube, runs = workdir / "cube.npy", trained.parent
+    check_user_error(invoke("predict", cube, "--out", "a.png"), "runs/latest", "--model")
+    res = invoke("predict", cube, "--runs", runs, "--out", "a.png")
+    assert res.exit_code == 0, res.output
+    assert f"model: {trained.resolve() / 'model.pt'}" in res.output
+    monkeypatch.setenv("HSI_RUNS", str(runs))
+    res = invoke("predict", cube, "--out", "b.png")
+    assert res.exit_code == 0, res.output
+    assert np.array_equal(np.load("a.npy"), np.load("b.npy"))
+    # the command line beats the environment
+    check_user_error(invoke("predict", cube, "--runs", tmp_path / "none"), "none/latest")
+
+
+def test_hsi_runs_is_also_where_train_writes(tmp_path, monkeypatch):
+    import hsi.experiment
+    from hsi.experiment import RunResult
+
+    seen = []
+
+    def fake_train_run(config, *args, **kwargs):
+        seen.append(config.out)
+        return RunResult(tmp_path, {"oa": 1, "aa": 1, "kappa": 1, "split": {"test": 1}})
+
+    monkeypatch.setattr(hsi.experiment, "train_run", fake_train_run)
+    monkeypatch.setenv("HSI_RUNS", str(tmp_path / "mine"))
+    assert invoke("train", "--dataset", "indian_pines", "-q").exit_code == 0
+    assert invoke("train", "--dataset", "indian_pines", "--out", "x", "-q").exit_code == 0
+    assert seen == [str(tmp_path / "mine"), "x"]
+
+
+def test_predict_a_standard_scene_by_name(workdir, trained, tmp_path, monkeypatch):
+    """--dataset NAME instead of a file: the registry scene (here a stand-in) and its labels."""
+    import hsi.data.fetch
+    from hsi.data.io import read_scene
+
+    calls = []
+
+    def fake_load_dataset(name, data_dir=None, **kwargs):
+        calls.append((name, data_dir))
+        return read_scene(workdir / "cube.npy", workdir / "gt.npy", name=name)
+
+    monkeypatch.setattr(hsi.data.fetch, "load_dataset", fake_load_dataset)
+    out = tmp_path / "m.png"
+    res = invoke("predict", "--dataset", "salinas_a", "--data-dir", tmp_path, "--model", trained,
+                 "--out", out)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert calls == [("salinas_a", tmp_path)]
+    assert "OA " in res.output  # the dataset's ground truth gives the metrics
+    metrics = json.loads((tmp_path / "m_metrics.json").read_text())
+    assert metrics["metrics"]["oa"] > 0.9
+    pred, gt = np.load(tmp_path / "m.npy"), np.load(workdir / "gt.npy")
+    assert (pred[gt > 0] == gt[gt > 0]).mean() > 0.9
+
+
+def test_predict_needs_exactly_one_scene(workdir, trained, tmp_path):
+    check_user_error(invoke("predict", "--model", trained), "a scene FILE or --dataset NAME")
+    res = invoke("predict", workdir / "cube.npy", "--dataset", "salinas_a", "--model", trained)
+    check_user_error(res, "a scene FILE or --dataset NAME")
+    res = invoke("predict", "--dataset", "salinas_a", "--labels", workdir / "gt.npy")
+    check_user_error(res, "--labels", "--dataset salinas_a brings its own ground truth")
+    check_user_error(invoke("predict", "--dataset", "atlantis"), "unknown dataset 'atlantis'")
+    assert not list(tmp_path.iterdir())
+
+
+# ----------------------------------------------------------------------------- the command itself
+def run_hsi(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+    """`python -m hsi ARGS` in a fresh process."""
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "hsi", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_python_m_hsi_and_version(tmp_path):
+    import hsi
+
+    assert invoke("--version").output == f"hsi {hsi.__version__}\n"
+    proc = run_hsi("--version")
+    assert proc.returncode == 0 and proc.stdout == f"hsi {hsi.__version__}\n"
+    proc = run_hsi("predict", str(tmp_path / "missing.mat"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
+    assert "Usage: hsi" in run_hsi("--help").stdout
+
+
+def test_shell_completion_and_one_line_errors_with_it(tmp_path):
+    assert "--install-completion" in invoke("--help").output
+    bash = shutil.which("bash")
+    if bash is not None:  # --show-completion detects the shell it runs under
+        script = f"cd {shlex.quote(str(tmp_path))} && {shlex.quote(sys.executable)} -m hsi "
+        script += "--show-completion; true"  # `; true`: bash stays the parent process
+        proc = subprocess.run([bash, "-c", script], capture_output=True, text=True)
+        assert proc.returncode == 0 and "_HSI_COMPLETE=complete_bash" in proc.stdout, proc
+    complete = {"_HSI_COMPLETE": "complete_bash", "COMP_WORDS": "hsi tr", "COMP_CWORD": "1"}
+    assert run_hsi(env=complete).stdout.split() == ["train"]
+    complete.update(COMP_WORDS="hsi train --split ", COMP_CWORD="3")
+    assert run_hsi(env=complete).stdout.split() == ["stratified", "per_class", "spatial"]
+    check_user_error(invoke("--bogus"), "no such option: --bogus")
+    check_user_error(invoke("train", "--pca", "abc"), "--pca")
+
+
+def test_help_lists_the_choices():
+    from hsi.config import CHOICES, Method, get_args
+
+    train, predict = invoke("train", "--help").output, invoke("predict", "--help").output
+    for param, choices in CHOICES.items():
+        assert f"--{param.replace('_', '-')} <{'|'.join(choices)}>" in train, param
+    for param, choices in (("method", get_args(Method)), ("device", CHOICES["device"])):
+        assert f"--{param} <{'|'.join(choices)}>" in predict, param
+    assert "--version" in invoke("--help").output

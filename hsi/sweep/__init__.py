@@ -36,6 +36,7 @@ and :mod:`~hsi.sweep.ray_backend` (running), :mod:`~hsi.sweep.stats` (statistics
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,9 @@ __all__ = [
 ]
 
 
+logger = logging.getLogger(__name__)
+
+
 @dataclass
 class SweepResult:
     folder: Path
@@ -121,8 +125,12 @@ def run_sweep(
     run ``cores // jobs`` threads unless ``config.threads`` says otherwise; the thread count is
     part of what a bit-identical rerun needs (docs/reproducibility.md), so it follows ``jobs``,
     not how many runs happen to be left.
+
+    What the sweep reports (runs skipped, each run finished when there is no progress bar)
+    goes to the ``hsi.sweep`` logger at INFO, or to ``log`` instead; each run's own notes go
+    to ``hsi.sweep.run`` at DEBUG (they are in its metrics.json).
     """
-    say = log or (lambda msg: None)
+    say = log or logger.info
     configs = [config] if isinstance(config, TrainConfig) else list(config)
     if not configs:
         raise ConfigError("models: no model given", params=("models",))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Hashable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -10,6 +11,10 @@ from typing import Any
 from hsi.config import TrainConfig
 from hsi.sweep.backend import Finished, RunSpec
 from hsi.sweep.folder import _read_metrics
+
+# a run's notes (the split's, the fit's): in its metrics.json, and here at DEBUG only, so that a
+# sweep's output stays one line per run
+run_logger = logging.getLogger("hsi.sweep.run")
 
 
 def default_threads(jobs: int) -> int:
@@ -64,7 +69,9 @@ def run_serial(
     from hsi.experiment import train_run
 
     for spec in specs:
-        result = train_run(spec.config, scenes[spec.scene_key], run_dir=spec.run_dir)
+        result = train_run(
+            spec.config, scenes[spec.scene_key], run_dir=spec.run_dir, log=run_logger.debug
+        )
         if result.interrupted:
             raise KeyboardInterrupt
         finished(spec, result.metrics)
@@ -137,5 +144,7 @@ def _init_worker(scenes: dict[Hashable, Any], threads: int) -> None:
 def _worker_run(config: TrainConfig, key: Hashable, run_dir: str) -> bool:
     from hsi.experiment import train_run
 
-    result = train_run(config, _WORKER["scenes"][key], run_dir=run_dir, progress=False)
+    result = train_run(
+        config, _WORKER["scenes"][key], run_dir=run_dir, progress=False, log=run_logger.debug
+    )
     return result.interrupted
