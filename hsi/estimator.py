@@ -100,6 +100,11 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         patience: int | None = 10,
+        augment: bool = False,
+        tta: bool = False,
+        label_smoothing: float = 0.0,
+        schedule: str = "constant",
+        warmup: int = 0,
         seed: int = 0,
         deterministic: bool = True,
         workers: int = 0,
@@ -126,6 +131,11 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
         self.lr = lr
         self.weight_decay = weight_decay
         self.patience = patience
+        self.augment = augment
+        self.tta = tta
+        self.label_smoothing = label_smoothing
+        self.schedule = schedule
+        self.warmup = warmup
         self.seed = seed
         self.deterministic = deterministic
         self.workers = workers
@@ -249,6 +259,7 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
             "reduced": self.reducer_.transform(cube),  # the fitted PCA, never refitted
             "patch": self.bundle_.patch,
             "padding": self.bundle_.padding,
+            "tta": bool(self.bundle_.config.get("tta", False)),  # mapped as trained
             "device": device,
             "progress": self.progress,
         }

@@ -174,3 +174,22 @@ def test_scores_share_the_mapping_paths_of_predict_indices(fitted, scene):
     dense = predict_scores(fitted.model_, reduced, patch=9, method="dense")
     patches = predict_scores(fitted.model_, reduced, patch=9, method="patches")
     np.testing.assert_allclose(dense, patches, rtol=1e-4, atol=1e-4)
+
+
+def test_the_training_improvements_are_parameters_and_map_as_trained(scene, monkeypatch):
+    from hsi import inference
+
+    seen = []
+    real = inference.predict_indices
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("tta"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "predict_indices", spy)
+    options = dict(augment=True, tta=True, label_smoothing=0.1, schedule="cosine", warmup=1)
+    clf = HSIClassifier(**{**RECIPE, "epochs": 2, **options}).fit(scene.cube, scene.labels)
+    assert {k: clf.get_params()[k] for k in options} == options
+    assert {k: clf.bundle_.config[k] for k in options} == options
+    clf.predict(scene.cube)
+    assert seen[-1] is True
