@@ -336,6 +336,8 @@ InitChoice = _choices("InitChoice", config_types.Init)
 DeviceChoice = _choices("DeviceChoice", config_types.Device)
 MethodChoice = _choices("MethodChoice", config_types.Method)
 ScheduleChoice = _choices("ScheduleChoice", config_types.Schedule)
+BatchFormat = enum.Enum("BatchFormat", {f: f for f in ("png", "tif", "hdr")}, type=str)
+BatchBackend = enum.Enum("BatchBackend", {b: b for b in ("local", "ray")}, type=str)
 
 Model = Annotated[str, typer.Option(help="Model name; `hsi models` lists them.")]
 Pca = Annotated[
@@ -735,10 +737,11 @@ def train(
 @app.command("predict")
 @user_errors
 def predict(
-    scene: Annotated[
-        Path | None,
+    scenes: Annotated[
+        list[Path] | None,
         typer.Argument(
-            help="The cube to map: .mat, .npy, .npz, ENVI .hdr or GeoTIFF .tif (or --dataset).",
+            help="The cube(s) to map: .mat, .npy, .npz, ENVI .hdr or GeoTIFF .tif (or "
+            "--dataset). Several: each into --out-dir.",
             show_default=False,
         ),
     ] = None,
@@ -786,6 +789,23 @@ def predict(
         ),
     ] = None,
     data_dir: DataDir = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Map several scenes: each into OUT_DIR/<scene>.<format>, with "
+            "OUT_DIR/summary.csv; a scene that fails is reported and the others go on."
+        ),
+    ] = None,
+    format: Annotated[
+        BatchFormat, typer.Option("--format", help="With --out-dir: the maps' format.")
+    ] = "png",
+    backend: Annotated[
+        BatchBackend,
+        typer.Option(help="With --out-dir: map here, or one Ray task per scene (docs/scale.md)."),
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="--backend ray: an existing cluster (auto, ray://…).")
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Classify every pixel of a scene with a trained bundle, keeping the ground truth's ids.
@@ -798,8 +818,14 @@ def predict(
     """
     from hsi.experiment import predict_run
 
+    if out_dir is not None or len(scenes or []) > 1:
+        _predict_many(
+            scenes or [], out_dir, model, runs, dataset, labels, mask, _value(format),
+            _value(backend), address, _value(method), _value(device), _value(nonfinite), tta,
+        )  # fmt: skip
+        return
     summary = predict_run(
-        scene,
+        scenes[0] if scenes else None,
         out,
         bundle_path=model,
         runs=runs,
@@ -823,6 +849,45 @@ def predict(
         typer.echo(f"OA {m['oa']:.4f}  AA {m['aa']:.4f}  Kappa {m['kappa']:.4f}")
     for role, path in summary["outputs"].items():
         typer.echo(f"{role}: {path}")
+
+
+def _predict_many(
+    scenes, out_dir, model, runs, dataset, labels, mask, fmt, backend, address, method, device,
+    nonfinite, tta,
+) -> None:  # fmt: skip
+    """``hsi predict A B C --out-dir DIR``: one map per scene, the failures listed at the end."""
+    from hsi.batch import map_scenes
+    from hsi.bundle import find_bundle
+    from hsi.errors import ConfigError
+
+    if out_dir is None:
+        raise ConfigError("several scenes need out_dir DIR to map them into", params=("out_dir",))
+    given = [k for k, v in (("dataset", dataset), ("labels", labels), ("mask", mask)) if v]
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)}: for one scene; out_dir maps scenes without ground truth",
+            params=(*given, "out_dir"),
+        )
+    result = map_scenes(
+        scenes,
+        out_dir,
+        bundle_path=find_bundle(model, runs=runs),
+        fmt=fmt,
+        backend=backend,
+        address=address,
+        method=method,
+        device=device,
+        nonfinite=nonfinite,
+        tta=tta,
+    )
+    ok = len(result.rows) - len(result.failed)
+    typer.echo(f"{ok} of {len(result.rows)} scenes mapped into {result.folder}")
+    typer.echo(f"summary: {result.summary}")
+    if result.failed:
+        for row in result.rows:
+            if row["status"] != "ok":
+                typer.echo(f"error: {Path(row['scene']).name}: {row['error']}", err=True)
+        raise typer.Exit(1)
 
 
 # --------------------------------------------------------------------------- sweep

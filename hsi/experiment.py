@@ -288,6 +288,8 @@ def predict_run(
     unread = scene.meta.get("nonfinite_mask")
     if unread is not None:  # zero-filled NaN/nodata pixels (a flight line's fill) are no class
         pred_ids[unread] = 0
+    ids, counts = np.unique(pred_ids[pred_ids != 0], return_counts=True)
+    summary["histogram"] = {str(int(i)): int(c) for i, c in zip(ids, counts, strict=True)}
     if scene.labels is not None:
         summary["metrics"] = _score_against(scene.labels, index, bundle, truth_source)
     title = f"{Path(scene_name).stem} — {bundle.model_name}"

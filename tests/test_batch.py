@@ -1,0 +1,81 @@
+"""`hsi predict A B C --out-dir DIR`: many scenes, one model, failures per scene."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from hsi.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def scenes(workdir, tmp_path):
+    """Two good copies of the CLI scene (one shrunk) and a corrupt one."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(workdir / "cube.npy", folder / "a.npy")
+    np.save(folder / "b.npy", np.load(workdir / "cube.npy")[:20, :30])
+    (folder / "bad.npy").write_bytes(b"not a numpy file")
+    return [folder / "a.npy", folder / "bad.npy", folder / "b.npy"]
+
+
+def _run(scenes, trained, out, *extra):
+    args = ["predict", *map(str, scenes), "--model", str(trained), "--out-dir", str(out)]
+    return runner.invoke(app, [*args, *extra])
+
+
+def _rows(out):
+    with open(out / "summary.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.parametrize("backend", ["local", "ray"])
+def test_maps_the_good_scenes_reports_the_bad_one(scenes, trained, tmp_path, backend):
+    if backend == "ray":
+        pytest.importorskip("ray")
+    out = tmp_path / "maps"
+    res = _run(scenes, trained, out, "--format", "tif", "--backend", backend)
+    assert res.exit_code == 1, res.output
+    assert "2 of 3 scenes mapped" in res.stdout
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "bad.npy" in errors[0], res.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "a.qml", "a.tif", "b.qml", "b.tif", "summary.csv",
+    ]  # fmt: skip
+    rows = _rows(out)
+    assert [(r["scene"].rsplit("/", 1)[-1], r["status"]) for r in rows] == [
+        ("a.npy", "ok"), ("bad.npy", "error"), ("b.npy", "ok"),
+    ]  # fmt: skip
+    assert rows[1]["error"] and not rows[0]["error"]
+    # the class histogram adds up to the mapped pixels
+    counts = [int(v) for k, v in rows[2].items() if k.startswith("class_") and v]
+    assert sum(counts) == int(rows[2]["pixels"]) == 20 * 30
+
+
+def test_the_maps_equal_one_scene_predictions(scenes, trained, tmp_path):
+    out = tmp_path / "maps"
+    _run([scenes[0], scenes[2]], trained, out)
+    single = tmp_path / "one" / "a.png"
+    res = runner.invoke(
+        app, ["predict", str(scenes[0]), "--model", str(trained), "--out", str(single)]
+    )
+    assert res.exit_code == 0, res.output
+    np.testing.assert_array_equal(np.load(out / "a.npy"), np.load(single.with_suffix(".npy")))
+
+
+def test_batch_refuses_what_only_one_scene_takes(scenes, trained, workdir, tmp_path):
+    res = _run(scenes[:2], trained, tmp_path / "o", "--labels", str(workdir / "gt.npy"))
+    assert res.exit_code == 2 and "--labels: for one scene" in res.output
+    res = runner.invoke(app, ["predict", *map(str, scenes[:2]), "--model", str(trained)])
+    assert res.exit_code == 2 and "several scenes need --out-dir" in res.output
+    twice = [scenes[0], scenes[0].parent.parent / "a.npy"]
+    shutil.copy(scenes[0], twice[1])
+    res = _run(twice, trained, tmp_path / "o")
+    assert res.exit_code == 2 and "same map (a)" in res.output
+    assert not (tmp_path / "o").exists()
