@@ -1,0 +1,154 @@
+"""The ``hsi`` typer application: one-line errors, ``--version``, library messages on stderr.
+
+Every error caused by the user's input is printed as one line ``error: …`` and exits with code 2,
+without a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import sys
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from hsi.errors import HSIError
+
+try:  # recent typer carries its own copy of click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer on top of click
+    from click import exceptions as click_exceptions
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors (``--pca abc``, an unknown option) as one ``error: …`` line, exit code 2.
+
+    click prints three lines (Usage, Try, Error) for those; the project's own errors are one line,
+    and a script checking stderr should not have to tell the two kinds apart.
+    """
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        no_args_help = getattr(click_exceptions, "NoArgsIsHelpError", ())
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except no_args_help as exc:  # bare `hsi`: the help text, as click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click_exceptions.ClickException as exc:
+            message = " ".join(exc.format_message().split()).rstrip(".")
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            typer.echo(f"error: {message[:1].lower()}{message[1:]}{hint}", err=True)
+            sys.exit(2)
+        except typer.Abort:
+            typer.echo("aborted", err=True)
+            sys.exit(1)
+        # without standalone mode click returns a typer.Exit's code, or the command's None
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(
+    cls=OneLineErrors,
+    name="hsi",
+    help=(
+        "Hyperspectral image classification: train HybridSN and friends on a standard or your own "
+        "scene, map whole scenes, and measure how results vary over seeds.\n\n"
+        "\b\nTypical use:\n"
+        "  hsi datasets                          list the standard scenes, cached or not\n"
+        "  hsi train --dataset indian_pines --model hybridsn\n"
+        "  hsi predict scene.mat --out map.png   map a scene with the latest model\n"
+        "  hsi sweep --dataset indian_pines --model hybridsn --seeds 0-9\n\n"
+        "Every command has --help. Errors in the input are one line, exit code 2."
+    ),
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+datasets_app = typer.Typer(
+    help="The standard public scenes: list them (default) or download one into the cache.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(datasets_app, name="datasets")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from hsi import __version__
+
+        typer.echo(f"hsi {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    # no docstring: the app's help text stays the one given to typer.Typer above
+    pass
+
+
+class _EchoHandler(logging.Handler):
+    """A log record as a bare line on stderr (the one in use when it is written)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            typer.echo(self.format(record), err=True)
+        except Exception:  # pragma: no cover - as logging.StreamHandler does
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def library_messages(quiet: bool) -> Iterator[None]:
+    """The library's messages (the ``hsi`` loggers) on stderr while a command runs.
+
+    INFO and up, or WARNING and up with --quiet; each as a bare line, as the CLI always
+    printed them. The logger's level and handlers are restored afterwards.
+    """
+    logger = logging.getLogger("hsi")
+    handler, level = _EchoHandler(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def user_errors(func):
+    """Turn HSIError into ``error: …`` on stderr and exit code 2; Ctrl-C into exit code 130.
+
+    The library's log messages are shown while the command runs (:func:`library_messages`;
+    warnings only when the command's ``quiet`` option is on).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            with library_messages(bool(kwargs.get("quiet", False))):
+                return func(*args, **kwargs)
+        except HSIError as exc:
+            typer.echo(f"error: {' '.join(exc.cli_message().split())}", err=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _progress(quiet: bool) -> bool:
+    return not quiet and sys.stderr.isatty()
