@@ -39,7 +39,7 @@ from hsi.config import TrainConfig, check_choice
 from hsi.data.io import read_scene
 from hsi.data.scene import Scene, ids_to_indices, indices_to_ids
 from hsi.errors import BundleError, ConfigError, DataError, OutputError
-from hsi.inference import predict_indices
+from hsi.inference import predict_indices, predict_scores
 from hsi.metrics import accuracy_report
 from hsi.preprocess import PCAReducer
 from hsi.runfolder import check_out_dir, check_run_target, write_run
@@ -202,9 +202,13 @@ def predict_run(
     method: str = "auto",
     device: str = "auto",
     tta: bool | None = None,
+    confidence: bool = False,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Map a scene with a bundle; write the map in the format ``out``'s suffix names.
+
+    ``confidence``: also each pixel's largest class probability (the softmax of the network's
+    logits), beside a .tif or .hdr map as ``<stem>_confidence.tif`` / ``.hdr``.
 
     ``.png``: the map with its legend, and the ids as ``.npy`` and ``.mat`` beside it;
     ``.tif``: a GeoTIFF (the scene's CRS and transform, a colour table, class names, a QGIS
@@ -239,7 +243,13 @@ def predict_run(
 
     check_choice("method", method, Method.__args__)
     check_choice("nonfinite", nonfinite, CHOICES["nonfinite"])
-    _check_map_target(out)
+    if confidence and out.suffix.lower() == ".png":
+        raise ConfigError(
+            f"confidence: a PNG map cannot hold it; write out {out.with_suffix('.tif').name} "
+            "or .hdr",
+            params=("confidence", "out"),
+        )
+    _check_map_target(out, confidence)
     if dataset is not None:
         from hsi.data.registry import get_scene_info
 
@@ -267,10 +277,13 @@ def predict_run(
     model = bundle.build_model().to(dev)
     reduced = bundle.reducer().transform(scene.cube)  # the saved PCA, never refitted
     pixel_mask = (scene.labels != 0) if mask else None
+    if confidence and not model.trained_by_gradient:
+        raise ConfigError(
+            f"confidence: model {bundle.model_name} gives votes, not probabilities",
+            params=("confidence",),
+        )
     t0 = time.perf_counter()
-    index = predict_indices(
-        model,
-        reduced,
+    passes = dict(
         patch=bundle.patch,
         padding=bundle.padding,
         method=method,
@@ -279,6 +292,15 @@ def predict_run(
         progress=progress,
         tta=bool(bundle.config.get("tta", False)) if tta is None else tta,
     )
+    probability = None
+    if confidence:  # the same passes; their softmax's largest value beside its arg-max
+        scores = torch.from_numpy(predict_scores(model, reduced, **passes))
+        probs = torch.softmax(scores, dim=-1)
+        top = probs.max(dim=-1)
+        index = np.where(torch.isnan(top.values).numpy(), -1, top.indices.numpy())
+        probability = top.values.numpy().astype(np.float32)
+    else:
+        index = predict_indices(model, reduced, **passes)
     summary: dict[str, Any] = {
         "bundle": str(bundle_file),
         "pixels": int(index.size if pixel_mask is None else pixel_mask.sum()),
@@ -288,20 +310,39 @@ def predict_run(
     unread = scene.meta.get("nonfinite_mask")
     if unread is not None:  # zero-filled NaN/nodata pixels (a flight line's fill) are no class
         pred_ids[unread] = 0
+    if probability is not None:
+        probability[pred_ids == 0] = np.nan
     ids, counts = np.unique(pred_ids[pred_ids != 0], return_counts=True)
     summary["histogram"] = {str(int(i)): int(c) for i, c in zip(ids, counts, strict=True)}
     if scene.labels is not None:
         summary["metrics"] = _score_against(scene.labels, index, bundle, truth_source)
     title = f"{Path(scene_name).stem} — {bundle.model_name}"
-    summary["outputs"] = _write_prediction(out, pred_ids, bundle, scene, summary, title)
+    summary["outputs"] = _write_prediction(
+        out, pred_ids, bundle, scene, summary, title, probability
+    )
     return summary
 
 
 def _check_fits(scene: Scene, bundle: ModelBundle, bundle_file: Path, name: str) -> None:
+    """The scene's bands are the model's: as many, and at the same wavelengths when both are
+    known (the same count from another sensor or band selection would be read as garbage)."""
     if scene.shape[2] != bundle.n_bands:
         raise BundleError(
             f"{name} has {scene.shape[2]} bands but the model {bundle_file} was trained on "
             f"{bundle.n_bands}"
+        )
+    trained = bundle.info.get("wavelengths")
+    if trained is None or scene.wavelengths is None:
+        return
+    trained = np.asarray(trained, dtype=np.float64)
+    gap = np.abs(np.asarray(scene.wavelengths, dtype=np.float64) - trained)
+    spacing = float(np.median(np.abs(np.diff(trained)))) if len(trained) > 1 else 0.0
+    worst = int(np.argmax(gap))
+    if gap[worst] > max(0.5 * spacing, 1.0):  # more than half a band apart
+        raise BundleError(
+            f"{name}: band {worst + 1} is at {scene.wavelengths[worst]:g} nm but the model "
+            f"{bundle_file} was trained on {trained[worst]:g} nm there; the scene comes from "
+            "another sensor or band selection"
         )
 
 
@@ -329,6 +370,7 @@ def _write_prediction(
     scene: Scene,
     summary: dict[str, Any],
     title: str,
+    probability: np.ndarray | None = None,
 ) -> dict[str, str]:
     """The map (and its .npy and .mat beside a .png; panels and metrics with labels): every
     file under a temporary name first, all renamed together at the end."""
@@ -340,8 +382,9 @@ def _write_prediction(
     class_ids = np.asarray(bundle.class_ids, dtype=np.int64)
     palette = np.asarray(bundle.palette, dtype=np.uint8)
     names = bundle.class_names
-    outputs = _output_paths(out, labels=scene.labels is not None)
-    n_map_files = len(map_paths(out))
+    with_confidence = probability is not None
+    outputs = _output_paths(out, labels=scene.labels is not None, confidence=with_confidence)
+    n_map_files = len(map_paths(out, confidence=with_confidence))
     with atomic_paths(list(outputs.values())) as tmp_paths:
         tmp = dict(zip(outputs, tmp_paths, strict=True))
         write_map(
@@ -352,6 +395,7 @@ def _write_prediction(
             palette,
             crs=scene.crs,
             transform=scene.transform,
+            confidence=probability,
             title=title,
             tmp_paths=[tmp[_role(i)] for i in range(n_map_files)],
         )
@@ -380,12 +424,12 @@ def _role(i: int) -> str:
     return "map" if i == 0 else f"map_{i}"
 
 
-def _output_paths(out: Path, *, labels: bool) -> dict[str, Path]:
+def _output_paths(out: Path, *, labels: bool, confidence: bool = False) -> dict[str, Path]:
     """Every file ``hsi predict --out OUT`` writes, by role: the map's files (a GeoTIFF's QGIS
     style, an ENVI header's image), the .npy and .mat beside a PNG, panels and metrics."""
     from hsi.mapfiles import map_paths
 
-    outputs = {_role(i): path for i, path in enumerate(map_paths(out))}
+    outputs = {_role(i): path for i, path in enumerate(map_paths(out, confidence=confidence))}
     if out.suffix.lower() == ".png":
         outputs.update(npy=out.with_suffix(".npy"), mat=out.with_suffix(".mat"))
     if labels:
@@ -394,10 +438,10 @@ def _output_paths(out: Path, *, labels: bool) -> dict[str, Path]:
     return outputs
 
 
-def _check_map_target(out: Path) -> None:
+def _check_map_target(out: Path, confidence: bool = False) -> None:
     """Before any work: the map's folder can be made and written to, and no output is a folder."""
     check_out_dir(out.parent, "--out", given=out)
-    for path in _output_paths(out, labels=True).values():
+    for path in _output_paths(out, labels=True, confidence=confidence).values():
         if path.is_dir():
             raise OutputError(f"--out {out}: {path} is a folder; expected a file name")
 

@@ -259,6 +259,8 @@ def make_bundle(
             "best_epoch": trained.fit.best_epoch,
             "init": config.init,
             "init_rule": trained.init_rule,
+            # the sensor's band centres: a scene from another band set is refused at predict
+            "wavelengths": None if scene.wavelengths is None else scene.wavelengths.tolist(),
         },
     )
 

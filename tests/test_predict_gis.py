@@ -11,6 +11,7 @@ rasterio = pytest.importorskip("rasterio")
 from test_geo_read import GDAL_T, cube_tif, write_tif  # noqa: E402
 
 from hsi.cli import app  # noqa: E402
+from hsi.errors import HSIError  # noqa: E402
 
 runner = CliRunner()
 
@@ -105,3 +106,62 @@ def test_unknown_map_suffix_is_refused_before_any_work(workdir, trained, tmp_pat
     )
     assert res.exit_code == 2
     assert "--out m.jpg: expected a map file ending in .png, .tif, .tiff, .hdr" in res.output
+
+
+def test_confidence_beside_the_geotiff(geo_scene, trained, tmp_path):
+    scene, *_ = geo_scene
+    out = tmp_path / "m.tif"
+    _predict(scene, trained, out, "--confidence")
+    with rasterio.open(out) as src:
+        ids = src.read(1)
+    with rasterio.open(tmp_path / "m_confidence.tif") as src:
+        conf = src.read(1)
+        assert src.dtypes[0] == "float32" and src.crs.to_epsg() == 32633
+    assert conf.shape == ids.shape
+    # the largest of K probabilities: at least 1/K, at most 1
+    assert np.nanmin(conf) >= 1 / 6 - 1e-6 and np.nanmax(conf) <= 1 + 1e-6
+    # the same map as without --confidence (its arg-max)
+    _predict(scene, trained, tmp_path / "plain.tif")
+    with rasterio.open(tmp_path / "plain.tif") as src:
+        np.testing.assert_array_equal(ids, src.read(1))
+
+
+def test_confidence_needs_a_raster_map(geo_scene, trained, tmp_path):
+    scene, *_ = geo_scene
+    args = ["predict", str(scene), "--model", str(trained), "--out", str(tmp_path / "m.png")]
+    res = runner.invoke(app, [*args, "--confidence"])
+    assert res.exit_code == 2 and "--confidence: a PNG map cannot hold it" in res.output
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_scene_from_other_wavelengths_is_refused(tmp_path, one_thread):
+    """Same band count, other band centres: the model would read other colours as its own."""
+    from hsi.bundle import ModelBundle
+    from hsi.config import TrainConfig
+    from hsi.data.synthetic import make_scene
+    from hsi.experiment import predict_run, train_run
+
+    scene = make_scene(24, 24, bands=20, n_classes=3, seed=0)
+    cube = np.ascontiguousarray(scene.cube.transpose(2, 0, 1))
+    nm = np.linspace(450, 900, 20)
+
+    def tif(path, wavelengths):
+        write_tif(path, cube)
+        with rasterio.open(path, "r+") as dst:
+            for band, w in enumerate(wavelengths, start=1):
+                dst.update_tags(band, wavelength=f"{w:.1f}", wavelength_units="nm")
+        return path
+
+    tif(tmp_path / "train.tif", nm)
+    write_tif(tmp_path / "gt.tif", scene.labels.astype(np.uint8))
+    config = TrainConfig(
+        scene=str(tmp_path / "train.tif"), labels=str(tmp_path / "gt.tif"), model="svm", pca=10,
+        epochs=1, device="cpu", out=str(tmp_path / "runs"),
+    )  # fmt: skip
+    run = train_run(config).run_dir
+    assert ModelBundle.load(run).info["wavelengths"] == pytest.approx(nm, abs=0.06)
+    same = tif(tmp_path / "same.tif", nm + 0.3)  # the same bands, read back a little off
+    predict_run(same, tmp_path / "ok.png", bundle_path=run)
+    other = tif(tmp_path / "other.tif", np.linspace(400, 2400, 20))
+    with pytest.raises(HSIError, match="band 20 is at 2400 nm but the model .* on 900 nm there"):
+        predict_run(other, tmp_path / "no.png", bundle_path=run)

@@ -78,6 +78,14 @@ def predict(
         ),
     ] = None,
     data_dir: DataDir = None,
+    confidence: Annotated[
+        bool,
+        typer.Option(
+            "--confidence",
+            help="Also each pixel's largest class probability, beside a .tif or .hdr map "
+            "(OUT_confidence.tif / .hdr, float32).",
+        ),
+    ] = False,
     out_dir: Annotated[
         Path | None,
         typer.Option(
@@ -128,6 +136,7 @@ def predict(
         method=_value(method),
         device=_value(device),
         tta=tta,
+        confidence=confidence,
         progress=_progress(quiet),
     )
     typer.echo(f"model: {summary['bundle']}")
