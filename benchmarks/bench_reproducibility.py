@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import semi_synthetic_indian_pines  # noqa: E402
 
 from hsi.data.scene import ids_to_indices  # noqa: E402
-from hsi.metrics import classification_report  # noqa: E402
+from hsi.metrics import accuracy_report  # noqa: E402
 from hsi.models import create_model  # noqa: E402
 from hsi.patches import PatchDataset, pad_cube  # noqa: E402
 from hsi.preprocess import PCAReducer  # noqa: E402
@@ -112,7 +112,7 @@ class Bench:
 
     def report(self, test: PatchDataset, pred: np.ndarray) -> dict:
         sc = self.scene
-        return classification_report(test.targets, pred, sc.class_ids, sc.class_names)
+        return accuracy_report(test.targets, pred, sc.class_ids, sc.class_names)
 
 
 def dropout_on_predictions(model, test: PatchDataset, repeats: int) -> list[np.ndarray]:

@@ -54,6 +54,8 @@ def map_scenes(
     device: str = "auto",
     nonfinite: str = "error",
     tta: bool | None = None,
+    cube_key: str | None = None,
+    confidence: bool = False,
 ) -> BatchResult:
     """Map every scene into ``out_dir``; failures are reported per scene, never fatal."""
     from hsi.bundle import ModelBundle, find_bundle
@@ -61,7 +63,7 @@ def map_scenes(
     from hsi.runfolder import check_out_dir
 
     if not scenes:
-        raise ConfigError("scenes: no scene to map", params=("scenes",))
+        raise ConfigError("no scene to map")
     check_choice("format", fmt, FORMATS)
     check_choice("backend", backend, ("local", "ray"))
     paths = [Path(s) for s in scenes]
@@ -69,24 +71,37 @@ def map_scenes(
     twice = sorted({s for s in stems if stems.count(s) > 1})
     if twice:
         raise ConfigError(
-            f"scenes: two scenes would write the same map ({', '.join(twice)}); "
+            f"two scenes would write the same map ({', '.join(twice)}); "
             "map them into different out_dir folders",
-            params=("scenes", "out_dir"),
+            params=("out_dir",),
         )
     folder = Path(out_dir)
+    inputs = {p.resolve() for s in paths for p in (s, s.with_suffix(".img"), s.with_suffix(".hdr"))}
+    for p in paths:
+        mine = {folder / f"{p.stem}.{fmt}", folder / f"{p.stem}.img", folder / f"{p.stem}.qml"}
+        if any(m.resolve() in inputs for m in mine):
+            raise ConfigError(
+                f"out_dir {folder}: the map of {p.name} would overwrite a scene file; "
+                "map into another folder or --format",
+                params=("out_dir",),
+            )
     check_out_dir(folder, "--out-dir")
     bundle_file = find_bundle(bundle_path)
     ModelBundle.load(bundle_file)  # a damaged model fails once, before any scene
     options = dict(method=method, device=device, nonfinite=nonfinite, tta=tta)
+    options.update(cube_key=cube_key, confidence=confidence)
     jobs = [(p, folder / f"{p.stem}.{fmt}") for p in paths]
-    if backend == "ray":
-        rows = _map_on_ray(jobs, bundle_file, options, address)
-    else:
-        rows = [_map_here(scene, out, bundle_file, options) for scene, out in jobs]
-    result = BatchResult(folder, rows, [r["scene"] for r in rows if r["status"] != "ok"])
-    result.summary = folder / "summary.csv"
-    write_text(result.summary, summary_csv(rows))
-    return result
+    rows: list[dict[str, Any]] = []
+    try:
+        if backend == "ray":
+            _map_on_ray(jobs, bundle_file, options, address, rows)
+        else:
+            rows.extend(_map_here(scene, out, bundle_file, options) for scene, out in jobs)
+    finally:  # what was mapped is summarised even when the batch is cut short
+        summary = folder / "summary.csv"
+        if rows:
+            write_text(summary, summary_csv(rows))
+    return BatchResult(folder, rows, [r["scene"] for r in rows if r["status"] != "ok"], summary)
 
 
 def _map_here(scene: Path, out: Path, bundle_file: Path, options: dict) -> dict[str, Any]:
@@ -95,7 +110,7 @@ def _map_here(scene: Path, out: Path, bundle_file: Path, options: dict) -> dict[
     t0 = time.perf_counter()
     try:
         summary = predict_run(scene, out, bundle_path=bundle_file, **options)
-    except HSIError as exc:
+    except Exception as exc:  # one scene's failure (even a bug, or no memory) spares the rest
         return _failed(scene, exc, time.perf_counter() - t0)
     return _row(scene, summary, out)
 
@@ -110,9 +125,13 @@ def _row(scene: Path, summary: dict[str, Any], out: Path) -> dict[str, Any]:
     return row
 
 
-def _failed(scene: Path, exc: HSIError, seconds: float) -> dict[str, Any]:
-    message = " ".join(exc.cli_message().split())
-    logger.warning("%s: error: %s", scene.name, message)
+def _failed(scene: Path, exc: BaseException, seconds: float) -> dict[str, Any]:
+    if isinstance(exc, HSIError):
+        message = exc.cli_message()
+    else:
+        message = f"unexpected {type(exc).__name__}: {exc}"
+    message = " ".join(message.split())
+    logger.info("%s: failed", scene.name)  # the CLI prints the error once, at the end
     return {"scene": str(scene), "status": "error", "seconds": round(seconds, 3), "error": message}
 
 
@@ -127,32 +146,34 @@ def summary_csv(rows: Sequence[dict[str, Any]]) -> str:
 
 
 # ------------------------------------------------------------------------------------- Ray
-def _map_on_ray(jobs, bundle_file: Path, options: dict, address: str | None) -> list[dict]:
-    from hsi.sweep.ray_backend import import_ray
+def _map_on_ray(jobs, bundle_file: Path, options: dict, address: str | None, rows: list) -> None:
+    from hsi.sweep.ray_backend import RayBackend, import_ray
 
     ray = import_ray()
-    started = False
-    if not ray.is_initialized():
-        quiet = {"logging_level": logging.WARNING, "include_dashboard": False}
-        ray.init(address=address, **quiet) if address else ray.init(**quiet)
-        started = True
+    started = RayBackend(1, address)._connect(ray, 1)
+    refs: list[Any] = []
     try:
         model = ray.put(Path(bundle_file).read_bytes())  # the bundle travels once
         task = ray.remote(_map_task).options(num_cpus=1)
         refs = [task.remote(str(scene), out.name, model, options) for scene, out in jobs]
-        rows = []
         for (scene, out), ref in zip(jobs, refs, strict=True):
-            outcome = ray.get(ref)
+            try:
+                outcome = ray.get(ref)
+            except Exception as exc:  # a worker that died, ran out of memory, …
+                rows.append(_failed(scene, exc, 0.0))
+                continue
             if outcome["status"] != "ok":
                 rows.append(outcome["row"])
-                logger.warning("%s: error: %s", scene.name, outcome["row"]["error"])
                 continue
             names = sorted(outcome["files"])
             with atomic_paths([out.with_name(n) for n in names]) as tmps:
                 for name, tmp in zip(names, tmps, strict=True):
                     tmp.write_bytes(outcome["files"][name])
             rows.append(_row(scene, outcome["summary"], out))
-        return rows
+    except BaseException:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        raise
     finally:
         if started:
             ray.shutdown()
@@ -160,8 +181,11 @@ def _map_on_ray(jobs, bundle_file: Path, options: dict, address: str | None) -> 
 
 def _map_task(scene: str, name: str, model: bytes, options: dict) -> dict[str, Any]:
     """On a Ray worker: map one scene into a temporary folder; its files and summary back."""
+    import torch
+
     from hsi.experiment import predict_run
 
+    torch.set_num_threads(1)  # the task holds one CPU
     with tempfile.TemporaryDirectory(prefix="hsi-map-") as tmp:
         bundle = Path(tmp) / "model.pt"
         bundle.write_bytes(model)
@@ -169,7 +193,7 @@ def _map_task(scene: str, name: str, model: bytes, options: dict) -> dict[str, A
         t0 = time.perf_counter()
         try:
             summary = predict_run(scene, out, bundle_path=bundle, **options)
-        except HSIError as exc:
+        except Exception as exc:
             return {"status": "error", "row": _failed(Path(scene), exc, time.perf_counter() - t0)}
         files = {p.name: p.read_bytes() for p in out.parent.iterdir()}
     return {"status": "ok", "summary": summary, "files": files}

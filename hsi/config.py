@@ -79,7 +79,7 @@ class TrainConfig:
     pca: int | None = None  # None: the model's default (30 for every model so far)
     whiten: bool = True
     pca_fit: PcaFit = "scene"
-    patch: int | None = None  # None: the model's default (25 for the networks, 1 for svm)
+    patch: int | None = None  # None: the model's default (25; ssftt 13; svm 1)
     padding: Padding = "zero"
     # split
     split: SplitName = "stratified"

@@ -18,10 +18,14 @@ import torch.distributed as dist
 
 
 def world_size() -> int:
-    """Processes in the run: torchrun's ``WORLD_SIZE``, else 1."""
+    """Processes training together: the joined process group's size, else 1.
+
+    Only :func:`setup` (``train_run``) joins torchrun's group: a model trained any other way
+    in a torchrun process (the estimator, a direct ``fit``) trains alone.
+    """
     if dist.is_available() and dist.is_initialized():
         return dist.get_world_size()
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    return 1
 
 
 def rank() -> int:
@@ -29,6 +33,11 @@ def rank() -> int:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank()
     return int(os.environ.get("RANK", "0"))
+
+
+def launched() -> int:
+    """The processes torchrun started (its ``WORLD_SIZE``), 1 without torchrun."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def is_main() -> bool:
@@ -40,7 +49,7 @@ def setup(device: torch.device) -> bool:
 
     On CUDA each process takes the GPU of its ``LOCAL_RANK``.
     """
-    if world_size() <= 1 or not dist.is_available() or dist.is_initialized():
+    if launched() <= 1 or not dist.is_available() or dist.is_initialized():
         return False
     if device.type == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
@@ -50,7 +59,7 @@ def setup(device: torch.device) -> bool:
 
 def local_device(device: torch.device) -> torch.device:
     """The device this process trains on: its own GPU under torchrun, else ``device``."""
-    if device.type == "cuda" and world_size() > 1:
+    if device.type == "cuda" and launched() > 1:
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return device
 
@@ -63,11 +72,6 @@ def sum_over_ranks(*values: float) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=backend_device)
     dist.all_reduce(t)
     return t.tolist()
-
-
-def barrier() -> None:
-    if world_size() > 1 and dist.is_initialized():
-        dist.barrier()
 
 
 def teardown() -> None:

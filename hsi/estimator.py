@@ -306,10 +306,11 @@ def scene_from_arrays(
         )
     from hsi.data.io import _check_finite, _check_not_constant
 
-    cube, gt, n_bad = _check_finite(cube, gt, Path("cube"), nonfinite)
+    cube, gt, bad = _check_finite(_own(cube), gt, Path("cube"), nonfinite)
     _check_not_constant(cube, Path("cube"))
     ids = np.zeros(0, dtype=np.int64) if gt is None else np.unique(gt[gt != 0]).astype(np.int64)
-    meta = {"nonfinite_pixels": n_bad} if n_bad else {}
+    n_bad = 0 if bad is None else int(np.count_nonzero(bad))
+    meta = {"nonfinite_pixels": n_bad, "nonfinite_mask": bad} if n_bad else {}
     return Scene(
         cube=cube,
         labels=gt,
@@ -332,7 +333,15 @@ def _cube(cube: Any, nonfinite: str | None) -> np.ndarray:
     if nonfinite is not None:
         from hsi.data.io import _check_finite
 
-        cube = _check_finite(cube, None, Path("cube"), nonfinite)[0]
+        cube = _check_finite(_own(cube), None, Path("cube"), nonfinite)[0]
+    return cube
+
+
+def _own(cube: np.ndarray) -> np.ndarray:
+    """A copy when ``cube`` holds NaN or Inf: zero-filling must never write into the caller's
+    array (the reader fills its own arrays in place, not a user's)."""
+    if np.issubdtype(cube.dtype, np.floating) and not np.isfinite(cube).all():
+        return np.array(cube)
     return cube
 
 

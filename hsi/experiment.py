@@ -11,7 +11,7 @@ in-memory scene (and ``finish_run`` only when asked for a run folder). A run wri
 
     runs/<scene>_<model>_s<seed>_<time>-<random>/
         model.pt  metrics.json  history.csv  map.png  map_labeled.png  panels.png
-        confusion.png  curves.png
+        rgb.png  confusion.png  curves.png
     runs/latest -> <that folder>
 
 The folder is assembled under a private temporary name and renamed when complete, so neither a
@@ -48,12 +48,14 @@ from hsi.splits import Split
 
 # the stages' names where users of earlier versions found them
 from hsi.stages import PreparedScene, prepare, resolve_device, versions
+from hsi.stages import scene_from_config as load_scene  # its name before hsi.stages
 
 __all__ = [
     "Fitted",
     "PreparedScene",
     "RunResult",
     "find_bundle",
+    "load_scene",
     "finish_run",
     "fit_run",
     "predict_run",
@@ -115,7 +117,7 @@ def train_run(
             return RunResult(None, {}, fitted.trained.fit.interrupted)
         return finish_run(config, fitted, run_dir, progress=progress)
     finally:
-        distributed.barrier()  # the other ranks wait for rank 0's run folder
+        # no collective after training: the other ranks leave while rank 0 maps and writes
         if joined:
             distributed.teardown()
 
@@ -180,7 +182,7 @@ def finish_run(
         metrics=metrics,
         history=trained.fit.history,
         scene=scene,
-        pred_ids=stages.to_ids(mapped.index, scene),
+        pred_ids=stages.to_ids(mapped.index, scene, unread=scene.meta.get("nonfinite_mask")),
         used=stages.used_mask(scene, split),
     )
     return RunResult(final_dir, metrics, trained.fit.interrupted, metrics["notes"])
@@ -256,6 +258,14 @@ def predict_run(
         get_scene_info(dataset)  # an unknown name, before the bundle is read
     bundle_file = find_bundle(bundle_path, runs=runs)
     bundle = ModelBundle.load(bundle_file)
+    if confidence:
+        from hsi.models import model_class
+
+        if not model_class(bundle.model_name).trained_by_gradient:
+            raise ConfigError(
+                f"confidence: model {bundle.model_name} gives votes, not probabilities",
+                params=("confidence",),
+            )
     if dataset is not None:
         from hsi.data.fetch import load_dataset
 
@@ -277,11 +287,6 @@ def predict_run(
     model = bundle.build_model().to(dev)
     reduced = bundle.reducer().transform(scene.cube)  # the saved PCA, never refitted
     pixel_mask = (scene.labels != 0) if mask else None
-    if confidence and not model.trained_by_gradient:
-        raise ConfigError(
-            f"confidence: model {bundle.model_name} gives votes, not probabilities",
-            params=("confidence",),
-        )
     t0 = time.perf_counter()
     passes = dict(
         patch=bundle.patch,

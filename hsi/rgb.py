@@ -90,6 +90,8 @@ def _sample_index(n: int) -> np.ndarray:
 def _principal_components(cube: np.ndarray, reducer: Any) -> np.ndarray:
     """The first three PCs, float32; a pixel with NaN/Inf in any band stays non-finite."""
     h, w, b = cube.shape
+    if reducer is not None and reducer.n_components < 3:
+        reducer = None  # a model's PCA of 1 or 2 components: fit three here instead
     if reducer is None:
         from hsi.errors import HSIError
         from hsi.preprocess import PCAReducer
@@ -104,8 +106,6 @@ def _principal_components(cube: np.ndarray, reducer: Any) -> np.ndarray:
                 reducer = PCAReducer(3, whiten=False).fit(cube, pixels)
         except HSIError:  # fewer than 3 directions of variance: show the first bands instead
             return np.asarray(cube[:, :, :3], dtype=np.float32)
-    elif reducer.n_components < 3:
-        raise ValueError(f"the reducer has {reducer.n_components} components; 3 are needed")
     # a projection is row by row: NaN in a pixel gives NaN in its components, nowhere else
     return reducer.transform(cube)[:, :, :3]
 

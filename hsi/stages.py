@@ -344,10 +344,18 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
-def to_ids(index: np.ndarray, scene_or_ids: Scene | np.ndarray) -> np.ndarray:
-    """Class indices back to the ground truth's own ids (unlabeled and masked pixels: 0)."""
+def to_ids(
+    index: np.ndarray, scene_or_ids: Scene | np.ndarray, unread: np.ndarray | None = None
+) -> np.ndarray:
+    """Class indices back to the ground truth's own ids (unlabeled and masked pixels: 0).
+
+    ``unread``: the pixels the reader zero-filled (``--nonfinite mask``), which are no class.
+    """
     ids = scene_or_ids.class_ids if isinstance(scene_or_ids, Scene) else scene_or_ids
-    return indices_to_ids(index, ids)
+    out = indices_to_ids(index, ids)
+    if unread is not None:
+        out[unread] = 0
+    return out
 
 
 def _per_class(scene: Scene, coords: np.ndarray) -> dict[str, int]:

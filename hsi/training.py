@@ -117,7 +117,9 @@ def fit(
                     optimizer.zero_grad(set_to_none=True)
                     logits = net(x)
                     loss = loss_fn(logits, y)
-                    if not torch.isfinite(loss):  # before the step spreads it into the weights
+                    # before the step spreads it into the weights; under torchrun every rank
+                    # must stop alike, which the weights check after the epoch does instead
+                    if ranks == 1 and not torch.isfinite(loss):
                         raise TrainingError(
                             _diverged(epoch, f"the loss is {loss.item()}", lr), params=("lr",)
                         )

@@ -79,3 +79,16 @@ def test_batch_refuses_what_only_one_scene_takes(scenes, trained, workdir, tmp_p
     res = _run(twice, trained, tmp_path / "o")
     assert res.exit_code == 2 and "same map (a)" in res.output
     assert not (tmp_path / "o").exists()
+
+
+def test_maps_never_overwrite_the_scenes(trained, tmp_path, workdir):
+    import rasterio  # noqa: F401 - GeoTIFF scenes
+    from test_geo_read import cube_tif
+
+    folder = tmp_path / "flights"
+    folder.mkdir()
+    cube_tif(folder / "a.tif", np.load(workdir / "cube.npy"))
+    before = (folder / "a.tif").read_bytes()
+    res = _run([folder / "a.tif"], trained, folder, "--format", "tif")
+    assert res.exit_code == 2 and "would overwrite a scene file" in res.output, res.output
+    assert (folder / "a.tif").read_bytes() == before

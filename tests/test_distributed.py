@@ -39,3 +39,20 @@ def test_two_processes_one_run_folder_same_weights_twice(scene_file, tmp_path):
     assert metrics["training"]["effective_batch_size"] == 2 * metrics["config"]["batch_size"]
     history = (runs[0] / "history.csv").read_text().splitlines()
     assert len(history) == 1 + metrics["training"]["epochs_run"]
+
+
+def test_a_torchrun_environment_alone_does_not_make_fit_distributed(monkeypatch):
+    """Only train_run joins torchrun's group: a plain fit() in such a process trains alone."""
+    import torch
+    from test_pipeline import _tiny_data
+
+    from hsi.models import create_model
+    from hsi.training import fit
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    train, val = _tiny_data()
+    torch.manual_seed(0)
+    model = create_model("mobilenet_v3_small", n_components=13, patch=9, n_classes=3)
+    result = fit(model, train, val, epochs=1, batch_size=64)
+    assert len(result.history) == 1

@@ -193,3 +193,12 @@ def test_the_training_improvements_are_parameters_and_map_as_trained(scene, monk
     assert {k: clf.bundle_.config[k] for k in options} == options
     clf.predict(scene.cube)
     assert seen[-1] is True
+
+
+def test_masked_nan_pixels_leave_the_callers_array_alone(scene):
+    cube = scene.cube.astype(np.float32).copy()
+    cube[0, 0, 3] = np.nan
+    before = cube.copy()
+    clf = HSIClassifier(**{**RECIPE, "epochs": 1, "nonfinite": "mask"}).fit(cube, scene.labels)
+    clf.predict(cube)
+    np.testing.assert_array_equal(cube, before)  # NaN still there: nothing written into it

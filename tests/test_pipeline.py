@@ -129,7 +129,7 @@ def test_public_api_names_resolve():
         hsi.no_such_thing  # noqa: B018
 
 
-def test_a_runs_figures_score_the_test_pixels_only(scene_file, tmp_path, monkeypatch):
+def test_a_runs_figures_score_the_test_pixels_only(scene_file, tmp_path, monkeypatch, one_thread):
     """panels.png and map_labeled.png mark the training and validation pixels and score the
     rest: the panel's accuracy is the metrics' test OA, not one over every labeled pixel."""
     from conftest import tiny_config
@@ -147,7 +147,7 @@ def test_a_runs_figures_score_the_test_pixels_only(scene_file, tmp_path, monkeyp
             return _real(path, *args, **kwargs)
 
         monkeypatch.setattr(render, name, spy)
-    result = train_run(tiny_config(scene_file, threads=1), run_dir=tmp_path / "run")
+    result = train_run(tiny_config(scene_file), run_dir=tmp_path / "run")
     (gt, pred, *_), kwargs = calls["save_panels"][0]
     used = kwargs["used"]
     split = result.metrics["split"]
@@ -160,3 +160,28 @@ def test_a_runs_figures_score_the_test_pixels_only(scene_file, tmp_path, monkeyp
     assert n_ok / (n_ok + n_bad) == pytest.approx(result.metrics["oa"])
     labeled_map = [kw for _, kw in calls["save_map"] if "used" in kw]
     assert len(labeled_map) == 1 and (labeled_map[0]["used"] == used).all()
+
+
+def test_a_runs_map_leaves_the_unread_pixels_unclassified(tmp_path, monkeypatch, one_thread):
+    """--nonfinite mask zero-fills NaN pixels: map.png must show them as 0, as predict does."""
+    from conftest import tiny_config
+
+    from hsi import render
+    from hsi.experiment import train_run
+
+    scene = make_scene(24, 24, bands=20, n_classes=3, seed=0)
+    cube = scene.cube.copy()
+    cube[2:4, 5:7, 0] = np.nan
+    path = tmp_path / "holes.npz"
+    np.savez(path, cube=cube, labels=scene.labels)
+    maps = []
+    real = render.save_map
+
+    def spy(target, ids, *args, **kwargs):
+        maps.append(np.array(ids))
+        return real(target, ids, *args, **kwargs)
+
+    monkeypatch.setattr(render, "save_map", spy)
+    config = tiny_config(path, nonfinite="mask")
+    train_run(config, run_dir=tmp_path / "run")
+    assert (maps[0][2:4, 5:7] == 0).all() and (maps[0][:2] != 0).all()

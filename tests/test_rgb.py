@@ -85,3 +85,13 @@ def test_importable_without_matplotlib():
         "assert 'matplotlib' not in sys.modules, 'matplotlib was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_model_pca_of_two_components_still_gives_a_false_colour():
+    """--pca 2 is allowed for the 2-D backbones: the run's RGB view must not fail after the
+    training (it fits its own three components instead)."""
+    from hsi.preprocess import PCAReducer
+
+    cube = np.random.default_rng(0).random((12, 10, 8)).astype(np.float32)
+    rgb = rgb_view(cube, None, PCAReducer(2).fit(cube))
+    assert rgb.shape == (12, 10, 3) and rgb.dtype == np.uint8

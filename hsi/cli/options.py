@@ -80,7 +80,7 @@ Patch = Annotated[
     int | None,
     typer.Option(
         help="Odd window size around each pixel. Default: the model's (25, the paper's, for "
-        "HybridSN and the 2-D backbones; 1 for svm)."
+        "HybridSN and the 2-D backbones; 13 for ssftt; 1 for svm)."
     ),
 ]
 Padding = Annotated[

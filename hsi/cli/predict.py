@@ -119,6 +119,7 @@ def predict(
         _predict_many(
             scenes or [], out_dir, model, runs, dataset, labels, mask, _value(format),
             _value(backend), address, _value(method), _value(device), _value(nonfinite), tta,
+            cube_key, labels_key, confidence,
         )  # fmt: skip
         return
     summary = predict_run(
@@ -151,7 +152,7 @@ def predict(
 
 def _predict_many(
     scenes, out_dir, model, runs, dataset, labels, mask, fmt, backend, address, method, device,
-    nonfinite, tta,
+    nonfinite, tta, cube_key, labels_key, confidence,
 ) -> None:  # fmt: skip
     """``hsi predict A B C --out-dir DIR``: one map per scene, the failures listed at the end."""
     from hsi.batch import map_scenes
@@ -160,7 +161,8 @@ def _predict_many(
 
     if out_dir is None:
         raise ConfigError("several scenes need out_dir DIR to map them into", params=("out_dir",))
-    given = [k for k, v in (("dataset", dataset), ("labels", labels), ("mask", mask)) if v]
+    one_scene = (("dataset", dataset), ("labels", labels), ("labels_key", labels_key))
+    given = [k for k, v in (*one_scene, ("mask", mask)) if v]
     if given:
         raise ConfigError(
             f"{', '.join(given)}: for one scene; out_dir maps scenes without ground truth",
@@ -177,6 +179,8 @@ def _predict_many(
         device=device,
         nonfinite=nonfinite,
         tta=tta,
+        cube_key=cube_key,
+        confidence=confidence,
     )
     ok = len(result.rows) - len(result.failed)
     typer.echo(f"{ok} of {len(result.rows)} scenes mapped into {result.folder}")

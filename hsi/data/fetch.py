@@ -83,9 +83,9 @@ def scene_dir(scene: str | SceneInfo, data_dir: str | os.PathLike[str] | None = 
 def download_dataset(
     scene: str | SceneInfo,
     data_dir: str | os.PathLike[str] | None = None,
+    progress: bool | None = None,
     *,
     download: bool = True,
-    progress: bool | None = None,
     base_url: str | None = None,
 ) -> dict[str, Path]:
     """Paths of a standard scene's files (``'cube'``, ``'labels'``), downloading missing ones.
