@@ -37,7 +37,7 @@ from hsi.atomic import atomic_paths
 from hsi.bundle import ModelBundle, find_bundle
 from hsi.config import TrainConfig, check_choice
 from hsi.data.io import read_scene
-from hsi.data.scene import Scene, ids_to_indices, indices_to_ids
+from hsi.data.scene import Scene, ids_to_indices
 from hsi.errors import BundleError, ConfigError, DataError, OutputError
 from hsi.inference import predict_indices, predict_scores
 from hsi.metrics import accuracy_report
@@ -223,24 +223,8 @@ def predict_run(
     The bundle is ``bundle_path`` (a ``model.pt`` or a run folder), by default
     ``<runs>/latest``.
     """
-    if (scene_path is None) == (dataset is None):
-        raise ConfigError(
-            "give exactly one scene to map: a scene FILE or dataset NAME", params=("dataset",)
-        )
-    if dataset is not None:
-        given = [k for k, v in (("labels", labels), ("cube_key", cube_key)) if v is not None]
-        given += ["labels_key"] if labels_key is not None else []
-        if given:
-            raise ConfigError(
-                f"{', '.join(given)}: for a scene FILE; dataset {dataset} brings its own "
-                "ground truth",
-                params=tuple(given) + ("dataset",),
-            )
     out = Path(out)
-    if out.suffix.lower() not in MAP_OUTPUTS:
-        raise ConfigError(
-            f"out {out}: expected a map file ending in {', '.join(MAP_OUTPUTS)}", params=("out",)
-        )
+    _check_predict_options(out, scene_path, dataset, labels, cube_key, labels_key)
     from hsi.config import CHOICES, Method
 
     check_choice("method", method, Method.__args__)
@@ -259,13 +243,7 @@ def predict_run(
     bundle_file = find_bundle(bundle_path, runs=runs)
     bundle = ModelBundle.load(bundle_file)
     if confidence:
-        from hsi.models import model_class
-
-        if not model_class(bundle.model_name).trained_by_gradient:
-            raise ConfigError(
-                f"confidence: model {bundle.model_name} gives votes, not probabilities",
-                params=("confidence",),
-            )
+        _check_probabilities(bundle)
     if dataset is not None:
         from hsi.data.fetch import load_dataset
 
@@ -281,40 +259,26 @@ def predict_run(
         raise ConfigError(
             "mask needs the ground truth: pass labels FILE", params=("mask", "labels")
         )
-    class_ids = np.asarray(bundle.class_ids, dtype=np.int64)
 
-    dev = resolve_device(device)
-    model = bundle.build_model().to(dev)
-    reduced = bundle.reducer().transform(scene.cube)  # the saved PCA, never refitted
     pixel_mask = (scene.labels != 0) if mask else None
     t0 = time.perf_counter()
-    passes = dict(
-        patch=bundle.patch,
-        padding=bundle.padding,
-        method=method,
+    index, probability = _map_with(
+        bundle,
+        scene,
         mask=pixel_mask,
-        device=dev,
-        progress=progress,
+        method=method,
+        device=resolve_device(device),
         tta=bool(bundle.config.get("tta", False)) if tta is None else tta,
+        confidence=confidence,
+        progress=progress,
     )
-    probability = None
-    if confidence:  # the same passes; their softmax's largest value beside its arg-max
-        scores = torch.from_numpy(predict_scores(model, reduced, **passes))
-        probs = torch.softmax(scores, dim=-1)
-        top = probs.max(dim=-1)
-        index = np.where(torch.isnan(top.values).numpy(), -1, top.indices.numpy())
-        probability = top.values.numpy().astype(np.float32)
-    else:
-        index = predict_indices(model, reduced, **passes)
     summary: dict[str, Any] = {
         "bundle": str(bundle_file),
         "pixels": int(index.size if pixel_mask is None else pixel_mask.sum()),
         "seconds": time.perf_counter() - t0,
     }
-    pred_ids = indices_to_ids(index, class_ids)
-    unread = scene.meta.get("nonfinite_mask")
-    if unread is not None:  # zero-filled NaN/nodata pixels (a flight line's fill) are no class
-        pred_ids[unread] = 0
+    class_ids = np.asarray(bundle.class_ids, dtype=np.int64)
+    pred_ids = stages.to_ids(index, class_ids, unread=scene.meta.get("nonfinite_mask"))
     if probability is not None:
         probability[pred_ids == 0] = np.nan
     ids, counts = np.unique(pred_ids[pred_ids != 0], return_counts=True)
@@ -326,6 +290,68 @@ def predict_run(
         out, pred_ids, bundle, scene, summary, title, probability
     )
     return summary
+
+
+def _check_predict_options(out, scene_path, dataset, labels, cube_key, labels_key) -> None:
+    """One scene (a file or a dataset) and a map format, before anything is read."""
+    if (scene_path is None) == (dataset is None):
+        raise ConfigError(
+            "give exactly one scene to map: a scene FILE or dataset NAME", params=("dataset",)
+        )
+    if dataset is not None:
+        given = [k for k, v in (("labels", labels), ("cube_key", cube_key)) if v is not None]
+        given += ["labels_key"] if labels_key is not None else []
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)}: for a scene FILE; dataset {dataset} brings its own "
+                "ground truth",
+                params=tuple(given) + ("dataset",),
+            )
+    if out.suffix.lower() not in MAP_OUTPUTS:
+        raise ConfigError(
+            f"out {out}: expected a map file ending in {', '.join(MAP_OUTPUTS)}", params=("out",)
+        )
+
+
+def _check_probabilities(bundle: ModelBundle) -> None:
+    from hsi.models import model_class
+
+    if not model_class(bundle.model_name).trained_by_gradient:
+        raise ConfigError(
+            f"confidence: model {bundle.model_name} gives votes, not probabilities",
+            params=("confidence",),
+        )
+
+
+def _map_with(
+    bundle: ModelBundle,
+    scene: Scene,
+    *,
+    mask: np.ndarray | None,
+    method: str,
+    device: torch.device,
+    tta: bool,
+    confidence: bool,
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Class indices of every pixel (the bundle's PCA, never refitted) and, with
+    ``confidence``, the largest softmax probability of each — from the same passes."""
+    model = bundle.build_model().to(device)
+    reduced = bundle.reducer().transform(scene.cube)
+    passes = dict(
+        patch=bundle.patch,
+        padding=bundle.padding,
+        method=method,
+        mask=mask,
+        device=device,
+        progress=progress,
+        tta=tta,
+    )
+    if not confidence:
+        return predict_indices(model, reduced, **passes), None
+    top = torch.softmax(torch.from_numpy(predict_scores(model, reduced, **passes)), -1).max(-1)
+    index = np.where(torch.isnan(top.values).numpy(), -1, top.indices.numpy())
+    return index, top.values.numpy().astype(np.float32)
 
 
 def _check_fits(scene: Scene, bundle: ModelBundle, bundle_file: Path, name: str) -> None:

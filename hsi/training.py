@@ -108,28 +108,10 @@ def fit(
             for epoch in range(1, epochs + 1):
                 if sampler is not None:
                     sampler.set_epoch(epoch)
-                net.train()
-                total_loss, correct, count = 0.0, 0, 0
-                for x, y in loader:
-                    if views is not None:
-                        x = random_views(x, views)
-                    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                    optimizer.zero_grad(set_to_none=True)
-                    logits = net(x)
-                    loss = loss_fn(logits, y)
-                    # before the step spreads it into the weights; under torchrun every rank
-                    # must stop alike, which the weights check after the epoch does instead
-                    if ranks == 1 and not torch.isfinite(loss):
-                        raise TrainingError(
-                            _diverged(epoch, f"the loss is {loss.item()}", lr), params=("lr",)
-                        )
-                    loss.backward()
-                    optimizer.step()
-                    scheduler.step()
-                    total_loss += float(loss.detach()) * len(y)
-                    correct += int((logits.argmax(1) == y).sum())
-                    count += len(y)
-                    bar.step(total_loss / count, correct / count)
+                total_loss, correct, count = _train_epoch(
+                    net, loader, optimizer, scheduler, loss_fn, views, device, bar,
+                    check_loss=ranks == 1, epoch=epoch, lr=lr,
+                )  # fmt: skip
                 total_loss, correct, count = distributed.sum_over_ranks(total_loss, correct, count)
                 seen += count
                 if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
@@ -142,14 +124,7 @@ def fit(
                     "train_acc": correct / count,
                     "lr": optimizer.param_groups[0]["lr"],  # after the epoch's last step
                 }
-                if val is not None and len(val):
-                    row["val_loss"], row["val_acc"], predicted = evaluate(
-                        model, val, batch_size, device
-                    )
-                    # 1 = the one-class plateau a badly initialised HybridSN sits on
-                    row["val_classes"] = len(np.unique(predicted))
-                else:
-                    row["val_loss"], row["val_acc"], row["val_classes"] = None, None, None
+                row.update(_validation(model, val, batch_size, device))
                 history.append(row)
                 score = row["val_acc"] if row["val_acc"] is not None else epoch  # last epoch wins
                 if score > best_val:
@@ -178,6 +153,42 @@ def fit(
         train_time_s=elapsed,
         samples_per_s=seen / elapsed if elapsed > 0 else 0.0,
     )
+
+
+def _train_epoch(
+    net, loader, optimizer, scheduler, loss_fn, views, device, bar, *, check_loss, epoch, lr
+) -> tuple[float, int, int]:
+    """One pass over the training windows; the summed loss, the correct and the seen count."""
+    net.train()
+    total_loss, correct, count = 0.0, 0, 0
+    for x, y in loader:
+        if views is not None:
+            x = random_views(x, views)
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        logits = net(x)
+        loss = loss_fn(logits, y)
+        # before the step spreads it into the weights; under torchrun every rank must stop
+        # alike, which the weights check after the epoch does instead
+        if check_loss and not torch.isfinite(loss):
+            raise TrainingError(_diverged(epoch, f"the loss is {loss.item()}", lr), params=("lr",))
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total_loss += float(loss.detach()) * len(y)
+        correct += int((logits.argmax(1) == y).sum())
+        count += len(y)
+        bar.step(total_loss / count, correct / count)
+    return total_loss, correct, count
+
+
+def _validation(model, val, batch_size, device) -> dict[str, Any]:
+    """The validation loss and accuracy, and how many classes it predicts."""
+    if val is None or not len(val):
+        return {"val_loss": None, "val_acc": None, "val_classes": None}
+    loss, acc, predicted = evaluate(model, val, batch_size, device)
+    # 1 = the one-class plateau a badly initialised HybridSN sits on
+    return {"val_loss": loss, "val_acc": acc, "val_classes": len(np.unique(predicted))}
 
 
 def _fit_pixels(
