@@ -98,8 +98,8 @@ def map_scenes(
         else:
             rows.extend(_map_here(scene, out, bundle_file, options) for scene, out in jobs)
     finally:  # what was mapped is summarised even when the batch is cut short
-        summary = folder / "summary.csv"
-        if rows:
+        summary = folder / "summary.csv" if rows else None
+        if summary is not None:
             write_text(summary, summary_csv(rows))
     return BatchResult(folder, rows, [r["scene"] for r in rows if r["status"] != "ok"], summary)
 

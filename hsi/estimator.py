@@ -247,7 +247,7 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
         from hsi.stages import resolve_device
 
         check_is_fitted(self)
-        cube = _cube(cube, self.nonfinite)
+        cube, unread = _cube(cube, self.nonfinite)
         if cube.shape[2] != self.n_features_in_:
             raise DataError(
                 f"the cube has {cube.shape[2]} bands but the model was trained on "
@@ -260,6 +260,8 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
             "patch": self.bundle_.patch,
             "padding": self.bundle_.padding,
             "tta": bool(self.bundle_.config.get("tta", False)),  # mapped as trained
+            # zero-filled NaN/Inf pixels are no class (0; NaN scores), as in hsi predict's maps
+            "mask": None if unread is None else ~unread,
             "device": device,
             "progress": self.progress,
         }
@@ -297,7 +299,7 @@ def scene_from_arrays(
     name: str = "array",
 ) -> Scene:
     """A :class:`~hsi.data.scene.Scene` from in-memory arrays, checked as a file's would be."""
-    cube = _cube(cube, nonfinite=None)
+    cube = _cube(cube, nonfinite=None)[0]
     gt = None if labels is None else _labels(labels)
     if gt is not None and gt.shape != cube.shape[:2]:
         raise DataError(
@@ -321,8 +323,9 @@ def scene_from_arrays(
     )
 
 
-def _cube(cube: Any, nonfinite: str | None) -> np.ndarray:
-    """A 3-D real numeric array (zero-filled where not finite with ``nonfinite="mask"``)."""
+def _cube(cube: Any, nonfinite: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """A 3-D real numeric array (zero-filled where not finite with ``nonfinite="mask"``) and
+    the (H, W) mask of the pixels so filled (``None`` if none)."""
     cube = np.asarray(cube)
     if cube.ndim != 3 or not np.issubdtype(cube.dtype, np.number) or min(cube.shape) == 0:
         raise DataError(
@@ -333,8 +336,9 @@ def _cube(cube: Any, nonfinite: str | None) -> np.ndarray:
     if nonfinite is not None:
         from hsi.data.io import _check_finite
 
-        cube = _check_finite(_own(cube), None, Path("cube"), nonfinite)[0]
-    return cube
+        cube, _, unread = _check_finite(_own(cube), None, Path("cube"), nonfinite)
+        return cube, unread
+    return cube, None
 
 
 def _own(cube: np.ndarray) -> np.ndarray:

@@ -184,6 +184,7 @@ def finish_run(
         scene=scene,
         pred_ids=stages.to_ids(mapped.index, scene, unread=scene.meta.get("nonfinite_mask")),
         used=stages.used_mask(scene, split),
+        reduced=fitted.reduced,
     )
     return RunResult(final_dir, metrics, trained.fit.interrupted, metrics["notes"])
 
@@ -262,9 +263,10 @@ def predict_run(
 
     pixel_mask = (scene.labels != 0) if mask else None
     t0 = time.perf_counter()
+    reduced = bundle.reducer().transform(scene.cube)  # the saved PCA, never refitted
     index, probability = _map_with(
         bundle,
-        scene,
+        reduced,
         mask=pixel_mask,
         method=method,
         device=resolve_device(device),
@@ -287,7 +289,7 @@ def predict_run(
         summary["metrics"] = _score_against(scene.labels, index, bundle, truth_source)
     title = f"{Path(scene_name).stem} — {bundle.model_name}"
     summary["outputs"] = _write_prediction(
-        out, pred_ids, bundle, scene, summary, title, probability
+        out, pred_ids, bundle, scene, summary, title, probability, reduced
     )
     return summary
 
@@ -325,7 +327,7 @@ def _check_probabilities(bundle: ModelBundle) -> None:
 
 def _map_with(
     bundle: ModelBundle,
-    scene: Scene,
+    reduced: np.ndarray,
     *,
     mask: np.ndarray | None,
     method: str,
@@ -334,10 +336,9 @@ def _map_with(
     confidence: bool,
     progress: bool,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Class indices of every pixel (the bundle's PCA, never refitted) and, with
-    ``confidence``, the largest softmax probability of each — from the same passes."""
+    """Class indices of every pixel of the reduced scene and, with ``confidence``, the largest
+    softmax probability of each — from the same passes."""
     model = bundle.build_model().to(device)
-    reduced = bundle.reducer().transform(scene.cube)
     passes = dict(
         patch=bundle.patch,
         padding=bundle.padding,
@@ -402,6 +403,7 @@ def _write_prediction(
     summary: dict[str, Any],
     title: str,
     probability: np.ndarray | None = None,
+    reduced: np.ndarray | None = None,
 ) -> dict[str, str]:
     """The map (and its .npy and .mat beside a .png; panels and metrics with labels): every
     file under a temporary name first, all renamed together at the end."""
@@ -438,7 +440,7 @@ def _write_prediction(
             from hsi.rgb import rgb_title, rgb_view
 
             gt = np.where(ids_to_indices(scene.labels, class_ids) >= 0, scene.labels, 0)
-            rgb = rgb_view(scene.cube, scene.wavelengths, bundle.reducer())
+            rgb = rgb_view(scene.cube, scene.wavelengths, bundle.reducer(), components=reduced)
             view = rgb_title(scene.wavelengths)
             render.save_panels(
                 tmp["panels"], gt, pred_ids, class_ids, names, palette, rgb=rgb, rgb_title=view

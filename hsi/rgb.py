@@ -49,14 +49,16 @@ def rgb_view(
     wavelengths: Any = None,
     reducer: Any = None,
     *,
+    components: np.ndarray | None = None,
     percentiles: tuple[float, float] = (2.0, 98.0),
 ) -> np.ndarray:
     """``(H, W, 3)`` uint8: true colour where the wavelengths allow, else PCA false colour.
 
     ``reducer`` is an already fitted :class:`~hsi.preprocess.PCAReducer` (a model bundle's, say)
     whose first three components make the false colour; without one, a 3-component PCA is
-    fitted on a sample of the cube's finite pixels. A cube of fewer than three bands is shown
-    with its bands repeated.
+    fitted on a sample of the cube's finite pixels. ``components``: the cube already reduced
+    by that PCA (``(H, W, k)``, k ≥ 3), so that a caller holding it does not transform the
+    whole cube again. A cube of fewer than three bands is shown with its bands repeated.
     """
     if not isinstance(cube, np.ndarray):
         cube = np.asarray(cube)
@@ -70,6 +72,8 @@ def rgb_view(
         channels = np.asarray(cube[:, :, list(bands)], dtype=np.float32)
     elif b < 3:
         channels = np.asarray(cube[:, :, [0, min(1, b - 1), min(2, b - 1)]], dtype=np.float32)
+    elif components is not None and components.shape[2] >= 3:
+        channels = np.asarray(components[:, :, :3], dtype=np.float32)
     else:
         channels = _principal_components(cube, reducer)
     return _stretch(channels, percentiles)

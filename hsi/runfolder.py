@@ -207,12 +207,14 @@ def write_run(
     scene: Scene,
     pred_ids: np.ndarray,
     used: np.ndarray | None = None,
+    reduced: np.ndarray | None = None,
 ) -> Path:
     """Write the run folder complete or not at all; ``run_dir=None``: a new one under
     ``config.out``, which ``latest`` then points at. Returns the folder.
 
     ``used`` (H × W bool) marks the training and validation pixels: the figures draw them apart
-    and score only the others, as the metrics do.
+    and score only the others, as the metrics do. ``reduced``: the scene through the run's
+    PCA, for the RGB view (else it is computed again).
     """
     import json
 
@@ -226,13 +228,15 @@ def write_run(
         bundle.save(stage.path / "model.pt")
         write_text(stage.path / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         write_text(stage.path / "history.csv", csv_text(history, HISTORY_COLUMNS))
-        _draw_run(stage.path, scene, pred_ids, bundle, metrics, history, used)
+        _draw_run(stage.path, scene, pred_ids, bundle, metrics, history, used, reduced)
     if run_dir is None:
         point_latest(stage.final)
     return stage.final
 
 
-def _draw_run(folder: Path, scene: Scene, pred_ids, bundle, metrics, history, used) -> None:
+def _draw_run(
+    folder: Path, scene: Scene, pred_ids, bundle, metrics, history, used, reduced
+) -> None:
     import numpy as np
 
     from hsi import render
@@ -248,7 +252,8 @@ def _draw_run(folder: Path, scene: Scene, pred_ids, bundle, metrics, history, us
     )
     from hsi.rgb import rgb_title, rgb_view
 
-    rgb = rgb_view(scene.cube, scene.wavelengths, bundle.reducer())
+    # the run's reduced cube when at hand: the PCA is not applied to the whole scene again
+    rgb = rgb_view(scene.cube, scene.wavelengths, bundle.reducer(), components=reduced)
     view = rgb_title(scene.wavelengths)
     render.save_rgb(folder / "rgb.png", rgb, title=f"{scene.name}: {view}")
     render.save_panels(

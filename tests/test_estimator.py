@@ -200,5 +200,7 @@ def test_masked_nan_pixels_leave_the_callers_array_alone(scene):
     cube[0, 0, 3] = np.nan
     before = cube.copy()
     clf = HSIClassifier(**{**RECIPE, "epochs": 1, "nonfinite": "mask"}).fit(cube, scene.labels)
-    clf.predict(cube)
+    ids = clf.predict(cube)
     np.testing.assert_array_equal(cube, before)  # NaN still there: nothing written into it
+    assert ids[0, 0] == 0 and (ids[1:] != 0).all()  # the unread pixel is no class, as in maps
+    assert np.isnan(clf.decision_function(cube)[0, 0]).all()

@@ -95,3 +95,16 @@ def test_a_model_pca_of_two_components_still_gives_a_false_colour():
     cube = np.random.default_rng(0).random((12, 10, 8)).astype(np.float32)
     rgb = rgb_view(cube, None, PCAReducer(2).fit(cube))
     assert rgb.shape == (12, 10, 3) and rgb.dtype == np.uint8
+
+
+def test_the_reduced_cube_a_caller_holds_gives_the_same_view():
+    """Runs hand their reduced cube over instead of transforming the scene a second time."""
+    from hsi.preprocess import PCAReducer
+
+    cube = np.random.default_rng(1).random((12, 10, 8)).astype(np.float32)
+    reducer = PCAReducer(5).fit(cube)
+    again = rgb_view(cube, None, reducer)
+    given = rgb_view(cube, None, reducer, components=reducer.transform(cube))
+    np.testing.assert_array_equal(given, again)
+    wrong = rgb_view(cube, None, reducer, components=reducer.transform(cube)[:, :, ::-1])
+    assert (wrong != again).any()  # the components given are the ones shown
