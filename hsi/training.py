@@ -38,6 +38,8 @@ class FitResult:
     stopped_early: bool = False
     interrupted: bool = False
     train_time_s: float = 0.0
+    # the weights after the last epoch run: what keeping the last epoch instead would give
+    last_state: dict[str, torch.Tensor] | None = None
     samples_per_s: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -73,9 +75,11 @@ def fit(
     once on the spectra of the training and validation pixels, its own cross-validation taking
     the validation's role; the epoch options do not apply to it.
     """
-    if not getattr(model, "trained_by_gradient", True):
-        return _fit_pixels(model, train, val, seed=seed)
     device = torch.device(device)
+    if not getattr(model, "trained_by_gradient", True):
+        result = _fit_pixels(model, train, val, seed=seed)
+        model.to(device)  # its fitted arrays, where the maps will send the windows
+        return result
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
@@ -141,6 +145,8 @@ def fit(
     elapsed = time.perf_counter() - t0
     if best_state is None:
         raise HSIError("training was interrupted before the first epoch ended; nothing was saved")
+    last_epoch = history[-1]["epoch"] if history else 0
+    last_state = best_state if best_epoch == last_epoch else copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
     model.eval()
     return FitResult(
@@ -151,6 +157,7 @@ def fit(
         stopped_early=stopped_early,
         interrupted=interrupted,
         train_time_s=elapsed,
+        last_state=last_state,
         samples_per_s=seen / elapsed if elapsed > 0 else 0.0,
     )
 

@@ -85,6 +85,24 @@ def test_keeps_best_validation_weights():
     assert not model.training
 
 
+def test_last_state_is_the_last_epochs_weights_not_the_kept_ones():
+    # the same seeded run without validation keeps its last epoch: its weights must equal the
+    # validated run's last_state (validation draws no random numbers), whatever epoch was best
+    train, val = _tiny_data()
+    torch.manual_seed(0)
+    validated = create_model("hybridsn", n_components=13, patch=9, n_classes=3)
+    result = fit(validated, train, val, epochs=4, batch_size=32, seed=3)
+    torch.manual_seed(0)
+    plain = create_model("hybridsn", n_components=13, patch=9, n_classes=3)
+    fit(plain, train, None, epochs=4, batch_size=32, seed=3)
+    for k, v in plain.state_dict().items():
+        assert torch.equal(v, result.last_state[k]), k
+    if result.best_epoch != 4:  # then the kept weights are not the last ones
+        assert any(
+            not torch.equal(v, result.last_state[k]) for k, v in validated.state_dict().items()
+        )
+
+
 def test_ctrl_c_keeps_the_best_weights_so_far():
     train, val = _tiny_data()
     torch.manual_seed(0)
