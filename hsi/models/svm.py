@@ -125,7 +125,7 @@ class SVMClassifier(PatchClassifier):
         """libsvm's one-vs-one votes (N, n_classes) for pixel spectra (N, k)."""
         if not self.fitted:
             raise ModelError("svm: the model is not fitted yet")
-        x = pixels.to(torch.float64)
+        x = pixels.to(self.support_vectors.device, torch.float64)  # where the model is
         sv = self.support_vectors
         distances = (x * x).sum(1, keepdim=True) - 2 * x @ sv.T + (sv * sv).sum(1)[None]
         kernel = torch.exp(-self.gamma * distances.clamp_min_(0))  # (N, n_sv)
@@ -141,10 +141,10 @@ class SVMClassifier(PatchClassifier):
                 + self.intercept[pair]
             )
             winner = torch.where(decision > 0, self.classes[i], self.classes[j])
-            votes[torch.arange(len(x)), winner] += 1
+            votes[torch.arange(len(x), device=x.device), winner] += 1
         if n_seen < self.n_classes:
             # a class without training pixels can never win: below every real vote count
-            unseen = torch.ones(self.n_classes, dtype=torch.bool)
+            unseen = torch.ones(self.n_classes, dtype=torch.bool, device=votes.device)
             unseen[self.classes] = False
             votes[:, unseen] = -1.0
         return votes
@@ -152,9 +152,9 @@ class SVMClassifier(PatchClassifier):
     def predict_pixels(self, x: np.ndarray) -> np.ndarray:
         """Class indices for pixel spectra (n, k); libsvm's tie rule (the lowest index wins)."""
         with torch.inference_mode():
-            return self.votes(torch.as_tensor(np.asarray(x))).argmax(1).numpy()
+            return self.votes(torch.as_tensor(np.asarray(x))).argmax(1).cpu().numpy()
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
         centre = self.patch // 2
-        return self.votes(x[:, :, centre, centre]).to(x.dtype)
+        return self.votes(x[:, :, centre, centre]).to(x.device, x.dtype)
