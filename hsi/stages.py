@@ -154,6 +154,14 @@ def fit_model(
     from hsi.models import create_model
     from hsi.training import fit
 
+    if config.tta and not config.augment:
+        # measured (docs/models.md): HybridSN trained on upright windows only lost 5 OA points
+        # on random splits when its maps averaged the 8 turned views
+        say(
+            "note: --tta without --augment: the model never sees turned windows in training, "
+            "and averaging over them lowered OA in docs/models.md; add --augment"
+        )
+
     index_map = ids_to_indices(scene.labels, scene.class_ids)
     padded = pad_cube(reduced, config.patch, config.padding)
 

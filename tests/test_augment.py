@@ -133,3 +133,13 @@ def test_a_run_records_them_and_predict_maps_as_trained(scene_file, tmp_path, mo
         scene_file, tmp_path / "n.png", bundle_path=run.run_dir, cube_key="cube", tta=False
     )
     assert seen == [True, True, False]
+
+
+def test_tta_without_augment_says_so(scene_file):
+    from hsi.experiment import fit_run
+
+    for augment_too, expected in ((False, True), (True, False)):
+        notes: list[str] = []
+        config = tiny_config(scene_file, epochs=1, tta=True, augment=augment_too).validate()
+        fit_run(config, log=notes.append)
+        assert any("--tta without --augment" in n for n in notes) is expected
