@@ -17,7 +17,9 @@ Scenes: the semi-synthetic Indian Pines, and the real Jasper Ridge and Samson cu
     python benchmarks/bench_convergence.py --report conv.json [more.json ...] --plot conv.png
 
 The accuracies do not depend on the machine's load (the runs are deterministic); the seconds do:
-the script records the CPU count and load average before each run.
+the script records the CPU count and load average before each run. ``--workers N`` runs N at
+once (processes sharing the cores, or one GPU with ``--device cuda``): their seconds are not
+alone, and each row says so (``alone``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import csv
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -46,36 +49,63 @@ def first_epoch_reaching(curve: list[float], share: float = 0.95) -> int:
     return next(i + 1 for i, v in enumerate(curve) if v >= target)
 
 
-def run(args: argparse.Namespace) -> list[dict]:
-    from common import benchmark_scene, machine_state, save_npz
+_prepared: dict = {}  # per process: (scene, model) -> PreparedScene, PCA fitted once
+
+
+def run_one(task: dict) -> dict:
+    """One training run through `train_run`, summarised (its run folder is thrown away)."""
+    from common import benchmark_scene, machine_state
 
     from hsi.config import TrainConfig
-    from hsi.experiment import prepare, train_run
+    from hsi.experiment import train_run
+    from hsi.stages import prepare_scene
 
-    rows = []
+    scene, model, init, seed = task["scene"], task["model"], task["init"], task["seed"]
+    config = TrainConfig(**{**task["config"], "model": model, "init": init, "seed": seed})
+    config.validate(scene_given=True)
+    key = (scene, config.pca, config.whiten)
+    if key not in _prepared:
+        _prepared[key] = prepare_scene(benchmark_scene(scene), config)
+    state = machine_state(f"{scene} {model} {init} seed {seed}")
     with tempfile.TemporaryDirectory() as tmp:
-        for scene in args.scenes.split(","):
-            path = save_npz(benchmark_scene(scene), Path(tmp))
-            for model in args.models.split(","):
-                base = TrainConfig(
-                    scene=str(path), labels=str(path), model=model, epochs=args.epochs,
-                    patience=args.patience, train_size=args.train_size, threads=args.threads,
-                    batch_size=args.batch_size, split=args.split, patch=args.patch,
-                    device="cpu",
-                    out=str(Path(tmp) / "runs"),
-                )  # fmt: skip
-                prepared = prepare(base.validate())  # PCA fitted once per scene
-                for init in args.inits.split(","):
-                    for seed in parse_seeds(args.seeds):
-                        config = TrainConfig(**{**base.to_dict(), "init": init, "seed": seed})
-                        state = machine_state(f"{scene} {model} {init} seed {seed}")
-                        run_dir = Path(tmp) / "runs" / f"{scene}_{model}_{init}_{seed}"
-                        result = train_run(config, prepared, run_dir=run_dir)
-                        rows.append(summarise(result, scene, model, init, seed, state))
-                        print(json.dumps({k: v for k, v in rows[-1].items() if k != "curve"}),
-                              flush=True)  # fmt: skip
-                        if args.json:  # after every run: a long benchmark keeps what it measured
-                            args.json.write_text(json.dumps(rows, indent=1))
+        run_dir = Path(tmp) / f"{scene}_{model}_{init}_{seed}"
+        result = train_run(config, _prepared[key], run_dir=run_dir)
+        return summarise(result, scene, model, init, seed, state)
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    from common import run_tasks
+
+    base = {
+        "epochs": args.epochs, "patience": args.patience, "train_size": args.train_size,
+        "threads": args.threads, "batch_size": args.batch_size, "split": args.split,
+        "patch": args.patch, "device": args.device,
+    }  # fmt: skip
+    # seed-major: a grid stopped by its deadline leaves whole seeds of every model
+    tasks = [
+        {"scene": scene, "model": model, "init": init, "seed": seed, "config": base}
+        for seed in parse_seeds(args.seeds)
+        for scene in args.scenes.split(",")
+        for model in args.models.split(",")
+        for init in args.inits.split(",")
+    ]
+    rows: list[dict] = []
+
+    def keep(task: dict, row: dict) -> None:
+        if "error" in row:
+            print(f"error: {task['scene']} {task['model']} {task['init']} seed {task['seed']}: "
+                  f"{row['error']}", flush=True)  # fmt: skip
+            return
+        row["alone"] = args.workers <= 1
+        rows.append(row)
+        print(json.dumps({k: v for k, v in row.items() if k != "curve"}), flush=True)
+        if args.json:  # after every run: a long benchmark keeps what it measured
+            args.json.write_text(json.dumps(rows, indent=1))
+
+    deadline = time.time() + args.deadline if args.deadline is not None else None
+    left = run_tasks(run_one, tasks, keep, workers=args.workers, deadline=deadline)
+    if left:
+        print(f"deadline: {left} runs not started")
     return rows
 
 
@@ -197,6 +227,9 @@ def main() -> None:
     p.add_argument("--patch", type=int, default=None, help="default: the model's")
     p.add_argument("--patience", type=int, default=None, help="default: none, whole curves")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--workers", type=int, default=1, help="runs at once (processes); not alone")
+    p.add_argument("--deadline", type=float, default=None, help="start no run after this many s")
     p.add_argument("--json", type=Path, help="write the runs here (after each run)")
     p.add_argument("--plot", type=Path, help="OA against epoch, one line per seed")
     p.add_argument("--report", type=Path, nargs="+", help="only tabulate these JSON files")

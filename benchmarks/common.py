@@ -112,3 +112,55 @@ class Timer:
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.t0
+
+
+def run_tasks(fn, tasks, on_result, *, workers: int = 1, deadline: float | None = None) -> int:
+    """``on_result(task, fn(task))`` for each task, in ``workers`` processes when more than one.
+
+    No task starts after ``deadline`` (a ``time.time()`` value): a long grid on a lent machine
+    keeps what it finished. A task that raises gives ``{"error": ...}`` instead of stopping the
+    others. Returns how many tasks were left unstarted.
+    """
+    tasks = list(tasks)
+    started = 0
+
+    def expired() -> bool:
+        return deadline is not None and time.time() > deadline
+
+    if workers <= 1:
+        for task in tasks:
+            if expired():
+                break
+            started += 1
+            on_result(task, _guarded(fn, task))
+        return len(tasks) - started
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    context = multiprocessing.get_context("spawn")  # CUDA cannot be forked
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending = {}
+        queue = iter(tasks)
+        while True:
+            while len(pending) < workers and not expired():
+                task = next(queue, None)
+                if task is None:
+                    break
+                started += 1
+                pending[pool.submit(_guarded, fn, task)] = task
+            if not pending:
+                break
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                on_result(pending.pop(future), future.result())
+    return len(tasks) - started
+
+
+def _guarded(fn, task):
+    try:
+        return fn(task)
+    except Exception as exc:  # one broken run must not cost the grid
+        import traceback
+
+        traceback.print_exc()
+        return {"error": f"{type(exc).__name__}: {exc}"}
