@@ -171,7 +171,8 @@ Augment = Annotated[
 Tta = Annotated[
     bool,
     typer.Option(
-        help="Map with the mean logits of the 8 flips/rotations of each window (8× the work)."
+        help="Map with the mean logits of the 8 flips/rotations of each window (8× the work); "
+        "train with --augment too, or it lowers accuracy."
     ),
 ]
 LabelSmoothing = Annotated[
