@@ -17,14 +17,14 @@ kinds: stratified and spatial. Accuracies are test pixels only. ``--report`` tab
 more JSON files: the accuracy table (mean ± std), and the paired differences against plain
 HybridSN, mean and 95 % t-interval over seeds, per scene and split kind and pooled over scenes.
 
-    python benchmarks/bench_improvements.py --seeds 0-4 --workers 12 --device cuda \\
+    python benchmarks/bench_improvements.py --seeds 0-4 --workers 3 --device cuda \\
         --json improvements.json
     python benchmarks/bench_improvements.py --alone --seeds 0 --scenes indian_pines_semisynthetic \\
         --splits stratified --variants hybridsn,ssftt,svm --json alone.json
     python benchmarks/bench_improvements.py --report improvements.json
 
 ``--workers N`` runs N runs at once (processes; on a GPU they share it), so their seconds are
-not alone; ``--alone`` runs one at a time and adds the map seconds with TTA to each row.
+not alone; ``--alone`` runs one at a time, and the report quotes seconds from such rows only.
 """
 
 from __future__ import annotations
