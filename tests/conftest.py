@@ -112,7 +112,11 @@ def tiny_config(scene_file: Path, **changes) -> TrainConfig:
 
 def weights_hash(bundle: Path) -> str:
     """sha256 over the state_dict tensors' names, dtypes, shapes and bytes (not the zip file)."""
-    state = torch.load(bundle, weights_only=True)["state_dict"]
+    return state_hash(torch.load(bundle, weights_only=True)["state_dict"])
+
+
+def state_hash(state: dict) -> str:
+    """sha256 over a state_dict's tensor names, dtypes, shapes and bytes, wherever they live."""
     h = hashlib.sha256()
     for name in sorted(state):
         t = state[name].detach().cpu().contiguous()

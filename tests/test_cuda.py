@@ -7,12 +7,10 @@ map where the windows are. CI has no GPU: these run on a lent machine (docs/deve
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config, tiny_options
+from conftest import state_hash, tiny_config, tiny_options
 from typer.testing import CliRunner
 
 from hsi.cli import app
@@ -21,14 +19,6 @@ from hsi.models import list_models
 from hsi.stages import map_scene, prepare, score
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-
-
-def _sha(state: dict) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(state):
-        digest.update(name.encode())
-        digest.update(state[name].detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
 
 
 @pytest.mark.parametrize("name", list_models())
@@ -42,7 +32,7 @@ def test_every_model_trains_and_maps_on_cuda_bit_identically(scene_file, name):
         assert fitted.device.type == "cuda"
         mapped = map_scene(fitted.trained.model, fitted.reduced, config, device=fitted.device)
         report = score(fitted.scene, fitted.split, mapped.index)
-        outcomes.append((_sha(fitted.trained.fit.best_state), mapped.index, report["oa"]))
+        outcomes.append((state_hash(fitted.trained.fit.best_state), mapped.index, report["oa"]))
     (sha_a, map_a, oa_a), (sha_b, map_b, oa_b) = outcomes
     assert sha_a == sha_b
     assert np.array_equal(map_a, map_b)
