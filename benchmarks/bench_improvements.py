@@ -7,7 +7,8 @@ One run per (seed, scene, split kind, variant) through the stages of `hsi train`
 - ``hybridsn``: the defaults; ``hybridsn_augment``: ``--augment``; ``hybridsn_smooth``:
   ``--label-smoothing 0.1``; ``hybridsn_cosine``: ``--schedule cosine --warmup 3``;
   ``hybridsn_all``: the three together; ``ssftt`` and ``svm`` at their defaults; ``svm_p25``:
-  the SVM given 25×25 windows, so a spatial split leaves it HybridSN's very test pixels.
+  the SVM given 25×25 windows, so a spatial split leaves it HybridSN's very test pixels;
+  ``ssftt_b12``: SSFTT with ``--buffer 12``, HybridSN's, for the same reason.
 - For the networks in ``--extra`` (default: hybridsn, hybridsn_all, ssftt) the same trained
   model is also scored with test-time augmentation (``--tta``) and with the last epoch's weights
   instead of the best on validation, so both comparisons are paired without more training.
@@ -53,6 +54,9 @@ VARIANTS = {
         "warmup": 3,
     },
     "ssftt": {"model": "ssftt"},
+    # SSFTT's 13×13 windows would cut 13×13 blocks with a 6-pixel buffer; HybridSN's buffer of
+    # 12 gives it HybridSN's spatial split, hence its test pixels (no change on random splits)
+    "ssftt_b12": {"model": "ssftt", "buffer": 12},
     "svm": {"model": "svm"},
     # the SVM reads only the centre pixel, but a 25×25 window gives it HybridSN's spatial split
     # (the same blocks and buffer, hence the same test pixels): a paired comparison

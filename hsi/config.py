@@ -53,7 +53,17 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "schedule": get_args(Schedule),
 }
 # PyTorch takes these as C ints: a larger value crashes deep inside, after the PCA
-_C_INTS = ("epochs", "batch_size", "pca", "patience", "threads", "workers", "block_size", "warmup")
+_C_INTS = (
+    "epochs",
+    "batch_size",
+    "pca",
+    "patience",
+    "threads",
+    "workers",
+    "block_size",
+    "buffer",
+    "warmup",
+)
 
 
 def check_choice(param: str, value: Any, choices: tuple[str, ...]) -> str:
@@ -86,6 +96,9 @@ class TrainConfig:
     train_size: float | int = 0.1
     val_size: float | int = 0.1
     block_size: int | None = None  # spatial split: block side in pixels (None: from the patch)
+    # spatial split: pixels kept free around the training blocks (None: patch // 2); the same
+    # buffer gives models of different windows the same test pixels
+    buffer: int | None = None
     # model and optimisation
     model: str = "hybridsn"
     model_options: dict[str, Any] = field(default_factory=dict)
@@ -138,7 +151,7 @@ class TrainConfig:
         if self.pca is None:
             self.pca = model_class(self.model).default_pca
         from hsi.patches import check_patch_size
-        from hsi.splits import check_size
+        from hsi.splits import check_buffer, check_size
 
         check_patch_size(self.patch)
         check_size("train_size", self.train_size)
@@ -193,6 +206,8 @@ class TrainConfig:
             raise ConfigError(
                 f"block_size must be positive, got {self.block_size}", params=("block_size",)
             )
+        if self.buffer is not None:
+            check_buffer(self.buffer, self.patch)
         for param in _C_INTS:
             value = getattr(self, param)
             if value is not None and value > 2**31 - 1:

@@ -65,12 +65,13 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
     the model (``model``, ``model_options``, ``init``), the PCA (``pca``, ``whiten``,
     ``pca_fit``), the windows (``patch``, ``padding``), the split of the labeled pixels into
     training, validation and the rest (``split``, ``train_size``, ``val_size``,
-    ``block_size``), the optimisation (``epochs``, ``batch_size``, ``lr``, ``weight_decay``,
-    ``patience``), reproducibility (``seed``, ``deterministic``, ``threads``: PyTorch's thread
-    count, set for the process as ``hsi train --threads`` does) and ``device``. ``nonfinite``
-    says what NaN/Inf pixels do ("error", or "mask": zero-filled and unlabeled); ``out``, a
-    folder, makes ``fit`` also write the run folder ``hsi train --out`` writes (maps, metrics
-    of the pixels the split left out, figures); ``progress`` shows progress bars.
+    ``block_size``, ``buffer``), the optimisation (``epochs``, ``batch_size``, ``lr``,
+    ``weight_decay``, ``patience``), reproducibility (``seed``, ``deterministic``,
+    ``threads``: PyTorch's thread count, set for the process as ``hsi train --threads`` does)
+    and ``device``. ``nonfinite`` says what NaN/Inf pixels do ("error", or "mask": zero-filled
+    and unlabeled); ``out``, a folder, makes ``fit`` also write the run folder ``hsi train
+    --out`` writes (maps, metrics of the pixels the split left out, figures); ``progress``
+    shows progress bars.
 
     Attributes after ``fit`` (or ``load``): ``model_`` (the trained network, in eval mode),
     ``reducer_`` (the PCA), ``classes_`` (the ground truth's class ids), ``class_names_``,
@@ -94,6 +95,7 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
         train_size: float | int = 0.1,
         val_size: float | int = 0.1,
         block_size: int | None = None,
+        buffer: int | None = None,
         init: str = "reference",
         epochs: int = 30,
         batch_size: int = 32,
@@ -125,6 +127,7 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
         self.train_size = train_size
         self.val_size = val_size
         self.block_size = block_size
+        self.buffer = buffer
         self.init = init
         self.epochs = epochs
         self.batch_size = batch_size

@@ -7,8 +7,11 @@ Three strategies return pixel coordinates (N × 2, row/col):
   ``n <= count`` pixels gives ``max(1, n // 2)`` to training so that it is still tested; the
   classes so capped are listed in ``Split.notes``;
 - ``spatial``: whole blocks of the scene go to training, and a buffer of ``patch // 2`` pixels
-  keeps every test pixel outside every training window. Random pixel splits let a training window
-  cover test pixels, which inflates accuracy; :func:`leakage` measures that for any split.
+  (or ``buffer``, when larger) keeps every test pixel outside every training window. Models of
+  different windows split alike, and so are tested on the same pixels, when given the same
+  ``buffer`` (e.g. SSFTT's 13×13 windows with HybridSN's buffer of 12). Random pixel splits let
+  a training window cover test pixels, which inflates accuracy; :func:`leakage` measures that
+  for any split.
 
 Validation pixels are carved out of the training share (``val_size``: a fraction of the training
 pixels, or a count per class), so the test pixels are never touched before the final metrics.
@@ -50,11 +53,15 @@ def make_split(
     seed: int = 0,
     patch: int = 25,
     block_size: int | None = None,
+    buffer: int | None = None,
 ) -> Split:
     """Split the labeled (non-zero) pixels of ``labels`` with one of :data:`STRATEGIES`.
 
     ``train_size`` is a fraction in (0, 1) or, for ``per_class``, an integer count per class.
-    For ``stratified`` an integer is accepted too and means ``per_class``.
+    For ``stratified`` an integer is accepted too and means ``per_class``. ``block_size`` and
+    ``buffer`` (pixels kept free around the training blocks, at least ``patch // 2``; default
+    ``patch // 2``) shape ``spatial`` splits only; blocks default to ``2 * buffer + 1``, or
+    ``patch`` when larger.
     """
     labels = np.asarray(labels)
     if labels.ndim != 2:
@@ -68,7 +75,8 @@ def make_split(
                 "split spatial takes train_size as a fraction in (0, 1)",
                 params=("split", "train_size"),
             )
-        return _spatial_split(labels, train_size, val_size, rng, patch, block_size)
+        radius = check_buffer(buffer, patch)
+        return _spatial_split(labels, train_size, val_size, rng, patch, block_size, radius)
     if strategy == "per_class" and isinstance(train_size, float):
         raise ConfigError(
             "split per_class takes train_size as an integer count per class",
@@ -115,9 +123,21 @@ def _carve_validation(train: np.ndarray, val_size: float | int) -> tuple[np.ndar
     return train[n_val:], train[:n_val]
 
 
-def _spatial_split(labels, train_frac, val_size, rng, patch, block_size) -> Split:
+def check_buffer(buffer: int | None, patch: int) -> int:
+    """The spatial split's buffer in pixels: ``buffer``, or ``patch // 2`` when None."""
+    if buffer is None:
+        return patch // 2
+    if buffer < patch // 2:
+        raise ConfigError(
+            f"buffer must be at least the window's half-width, {patch // 2} for patch {patch}, "
+            f"got {buffer}: a narrower one lets training windows cover test pixels",
+            params=("buffer",),
+        )
+    return int(buffer)
+
+
+def _spatial_split(labels, train_frac, val_size, rng, patch, block_size, r) -> Split:
     h, w = labels.shape
-    r = patch // 2
     block = int(block_size or max(patch, 2 * r + 1))
     if block < 1:
         raise ConfigError(f"block_size must be positive, got {block}", params=("block_size",))

@@ -121,6 +121,7 @@ def split_pixels(scene: Scene, config: TrainConfig, say: Log | None = None) -> S
         seed=config.seed,
         patch=config.patch,
         block_size=config.block_size,
+        buffer=config.buffer,
     )
     for note in split.notes:
         say(note)

@@ -139,6 +139,7 @@ def check_user_error(result, *needles: str) -> None:
         (["--pca", "99"], ["--pca 99", "24 bands"]),
         (["--split", "diagonal"], ["--split", "'diagonal' is not one of"]),
         (["--threads", "0"], ["--threads"]),
+        (["--split", "spatial", "--buffer", "3"], ["--buffer", "at least", "12 for patch 25"]),
     ],
 )
 def test_train_bad_options(workdir, tmp_path, args, needles):

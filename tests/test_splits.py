@@ -87,6 +87,30 @@ def test_spatial_split_has_no_leakage_and_random_split_leaks():
         assert 0.1 < share < 0.75
 
 
+def test_spatial_buffer_gives_a_smaller_window_the_wider_windows_split():
+    # SSFTT (13×13) given HybridSN's buffer (12) is tested on HybridSN's (25×25) test pixels
+    labels = make_scene(120, 120, bands=3, n_classes=4, seed=1).labels
+    kw = dict(train_size=0.3, val_size=0.2, seed=3)
+    wide = make_split(labels, "spatial", patch=25, **kw)
+    narrow = make_split(labels, "spatial", patch=13, **kw)
+    buffered = make_split(labels, "spatial", patch=13, buffer=12, **kw)
+    for part in ("train", "val", "test"):
+        assert np.array_equal(getattr(buffered, part), getattr(wide, part))
+    assert not np.array_equal(narrow.test, wide.test)  # the default buffer follows the window
+    assert leakage(buffered.train, buffered.test, 25, labels.shape) == 0.0
+    # a buffer wider than the window's keeps blocks of at least 2 * buffer + 1
+    wider = make_split(labels, "spatial", patch=13, buffer=15, **kw)
+    assert any("31×31 blocks" in n and "15-pixel buffer" in n for n in wider.notes)
+    assert leakage(wider.train, wider.test, 31, labels.shape) == 0.0
+
+
+def test_spatial_buffer_narrower_than_the_window_is_refused():
+    labels = make_scene(40, 40, bands=3, n_classes=3, seed=0).labels
+    with pytest.raises(ConfigError, match="buffer must be at least .* 6 for patch 13, got 5"):
+        make_split(labels, "spatial", train_size=0.3, patch=13, buffer=5)
+    make_split(labels, "spatial", train_size=0.3, patch=13, buffer=6)
+
+
 def test_leakage_counts_chebyshev_neighbourhood():
     train = np.array([[5, 5]])
     test = np.array([[5, 7], [5, 8], [7, 7], [0, 0]])
@@ -103,3 +127,20 @@ def test_parse_size():
     assert parse_size("0.1") == 0.1 and parse_size("50") == 50
     with pytest.raises(ConfigError):
         parse_size("ten")
+
+
+def test_buffer_reaches_the_split_from_the_config():
+    from hsi.config import TrainConfig
+    from hsi.stages import split_pixels
+
+    scene = make_scene(100, 100, bands=8, n_classes=4, seed=2)
+
+    def split(**options):
+        config = TrainConfig(split="spatial", train_size=0.3, seed=1, **options)
+        return split_pixels(scene, config.validate(scene_given=True), say=lambda _: None)
+
+    hybridsn, ssftt = split(model="hybridsn"), split(model="ssftt", buffer=12)
+    assert np.array_equal(ssftt.test, hybridsn.test) and np.array_equal(ssftt.val, hybridsn.val)
+    assert not np.array_equal(split(model="ssftt").test, hybridsn.test)
+    with pytest.raises(ConfigError, match="buffer"):
+        TrainConfig(model="ssftt", buffer=-1).validate(scene_given=True)

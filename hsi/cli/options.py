@@ -106,6 +106,14 @@ BlockSize = Annotated[
     int | None,
     typer.Option(help="--split spatial: side of the blocks in pixels. Default: from the window."),
 ]
+Buffer = Annotated[
+    int | None,
+    typer.Option(
+        help="--split spatial: pixels kept free around the training blocks, at least half the "
+        "window. Default: half the window. Give models of different windows the same buffer "
+        "to test them on the same pixels."
+    ),
+]
 ValSize = Annotated[
     str,
     typer.Option(
@@ -239,6 +247,7 @@ _RECIPE_OPTIONS = [
     _keyword("init", Init, "reference"),
     _keyword("padding", Padding, "zero"),
     _keyword("block_size", BlockSize, None),
+    _keyword("buffer", Buffer, None),
     _keyword("workers", Workers, 0),
     _keyword("threads", Threads, None),
     _keyword("deterministic", Deterministic, True),
@@ -360,6 +369,7 @@ def _config_fields(
     init: Any,
     padding: Any,
     block_size: int | None,
+    buffer: int | None,
     workers: int,
     threads: int | None,
     deterministic: bool,
@@ -393,6 +403,7 @@ def _config_fields(
         train_size=size(train_size),
         val_size=size(val_size),
         block_size=block_size,
+        buffer=buffer,
         model=model,
         model_options=model_options,
         init=_value(init),
