@@ -224,23 +224,45 @@ def _diff(values: list[float]) -> tuple[str, int]:
     return (f"{d['mean']:+.2f} [{lo:+.2f}, {hi:+.2f}]", sign)
 
 
-def accuracy_table(rows: list[dict]) -> str:
+def accuracy_table(rows: list[dict], timed: list[dict] | None = None) -> str:
+    """OA / AA / κ per scene, split and variant, beside the mean seconds of the ``timed`` runs
+    made alone (per device; the runs timed need not be the ones scored)."""
     lines = [
-        "| scene | split | variant | seeds | OA % | AA % | κ × 100 | epochs run (mean) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scene | split | variant | seeds | OA % | AA % | κ × 100 | epochs run (mean) | "
+        "train s, alone (runs) | map s, alone (runs) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (scene, split, variant), rs in _groups(rows, ("scene", "split", "variant")).items():
         epochs = sum(r["epochs_run"] for r in rs) / len(rs)
+        alone = [
+            r for r in timed or [] if r.get("alone") and _ok(r, variant)
+            and (r["scene"], r["split"]) == (scene, split)
+        ]  # fmt: skip
         for suffix, name in (("", variant), ("_tta", f"{variant} + tta")):
             scored = [r for r in rs if f"oa{suffix}" in r]
             if not scored:
                 continue
             oa, aa, kappa = ([r[f"{m}{suffix}"] for r in scored] for m in ("oa", "aa", "kappa"))
+            map_field = "map_tta_s" if suffix else "map_s"
             lines.append(
                 f"| {scene} | {split} | {name} | {len(scored)} | {_pm(oa)} | {_pm(aa)} | "
-                f"{_pm(kappa)} | {epochs:.0f} |"
+                f"{_pm(kappa)} | {epochs:.0f} | {_seconds(alone, 'train_s')} | "
+                f"{_seconds(alone, map_field)} |"
             )
     return "\n".join(lines)
+
+
+def _seconds(rows: list[dict], field: str) -> str:
+    """Mean ``field`` per device, e.g. "cpu 296.1 (2), cuda 9.3 (1)"; "-" for none."""
+    by_device: dict[str, list[float]] = {}
+    for r in rows:
+        if field in r:
+            by_device.setdefault(r.get("device", "?"), []).append(r[field])
+    parts = [
+        f"{device} {sum(v) / len(v):.{1 if field == 'train_s' else 2}f} ({len(v)})"
+        for device, v in sorted(by_device.items())
+    ]
+    return ", ".join(parts) or "-"
 
 
 def oa_matrix(rows: list[dict]) -> str:
@@ -391,7 +413,7 @@ def report(rows: list[dict]) -> str:
     scored = _unique(rows)
     parts = [
         oa_matrix(scored),
-        accuracy_table(scored),
+        accuracy_table(scored, rows),
         timing_table(rows),
         difference_table(scored),
         best_vs_last(scored),

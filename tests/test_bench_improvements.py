@@ -54,6 +54,23 @@ def test_a_default_is_proposed_only_when_both_split_kinds_clear_zero():
     assert verdicts == {"hybridsn_augment": "yes", "hybridsn_smooth": "no"}
 
 
+def test_the_accuracy_table_quotes_seconds_of_runs_made_alone_only():
+    timing = dict(epochs_run=10, aa=0.5, kappa=0.4)
+    rows = [
+        row("ssftt", 0, 0.9, device="cpu", alone=True, train_s=10.0, map_s=1.0, **timing),
+        row("ssftt", 1, 0.8, device="cpu", alone=True, train_s=20.0, map_s=3.0, **timing),
+        row("ssftt", 2, 0.7, device="cuda", alone=True, train_s=2.0, map_s=0.5, **timing),
+        row("ssftt", 3, 0.6, device="cpu", alone=False, train_s=99.0, map_s=9.0, **timing),
+        row("ssftt", 4, 0.5, device="cpu", alone=True, train_s=50.0, map_s=5.0, scene="other",
+            **timing),
+    ]  # fmt: skip
+    lines = bench.accuracy_table(rows, rows).splitlines()[2:]
+    cells = [c.strip() for c in lines[0].split("|")[1:-1]]
+    assert cells[:4] == ["s", "stratified", "ssftt", "4"]
+    assert cells[-2:] == ["cpu 15.0 (2), cuda 2.0 (1)", "cpu 2.00 (2), cuda 0.50 (1)"]
+    assert bench.accuracy_table(rows).splitlines()[2].endswith("| - | - |")  # nothing timed
+
+
 def test_a_run_found_again_in_a_later_file_replaces_the_earlier(tmp_path):
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     runs = [row("svm", 0, 0.5, device="cuda"), row("svm", 1, 0.6, device="cuda")]
