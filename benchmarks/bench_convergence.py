@@ -194,9 +194,15 @@ def plot(rows: list[dict], path: Path) -> None:
 
     rows = [r for r in rows if len(r["curve"]) > 1]  # curves only: the svm has one point
     panels = sorted({(r["scene"], r["model"]) for r in rows})
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    ncols = min(len(panels), 4)  # rows of four panels, so that many models stay readable
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(5 * ncols, 3.6 * nrows), squeeze=False, sharey=True
+    )
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
     colors = {"reference": "tab:blue", "torch": "tab:red"}
-    for ax, (scene, model) in zip(axes[0], panels, strict=True):
+    for ax, (scene, model) in zip(axes.flat, panels, strict=False):
         for r in rows:
             if (r["scene"], r["model"]) != (scene, model):
                 continue
