@@ -2,7 +2,9 @@
 
 One run per (seed, scene, split kind, variant) through the stages of `hsi train` (`fit_run`,
 `map_scene`, `score`; no run folder), at the defaults of `hsi train` (10 % training pixels,
-10 % of them for validation, batch 32, 30 epochs, patience 10, PCA 30 fitted on the scene):
+10 % of them for validation, batch 32, PCA 30 fitted on the scene) but for ``--epochs`` and
+``--patience``, hsi train's unless given. docs/models.md's grid used ``--epochs 30 --patience
+10``, the defaults when it began; add seeds to it with the same two options.
 
 - ``hybridsn``: the defaults; ``hybridsn_augment``: ``--augment``; ``hybridsn_smooth``:
   ``--label-smoothing 0.1``; ``hybridsn_cosine``: ``--schedule cosine --warmup 3``;
@@ -19,7 +21,7 @@ more JSON files: the accuracy table (mean ± std), and the paired differences ag
 HybridSN, mean and 95 % t-interval over seeds, per scene and split kind and pooled over scenes.
 
     python benchmarks/bench_improvements.py --seeds 0-4 --workers 3 --device cuda \\
-        --json improvements.json
+        --epochs 30 --patience 10 --json improvements.json
     python benchmarks/bench_improvements.py --alone --seeds 0 --scenes indian_pines_semisynthetic \\
         --splits stratified --variants hybridsn,ssftt,svm --json alone.json
     python benchmarks/bench_improvements.py --report improvements.json
@@ -88,6 +90,8 @@ def make_config(task: dict):
         device=task["device"],
         threads=task["threads"],
         **({"epochs": task["epochs"]} if task.get("epochs") else {}),
+        # 0 turns early stopping off, as hsi train --patience 0 does
+        **({"patience": task["patience"]} if task.get("patience") is not None else {}),
         **options,
     )
     return config.validate(scene_given=True)
@@ -161,6 +165,7 @@ def tasks_of(args: argparse.Namespace) -> list[dict]:
             "device": args.device,
             "threads": args.threads,
             "epochs": args.epochs,
+            "patience": args.patience,
             "extra": args.extra.split(","),
         }  # fmt: skip
         for seed in parse_seeds(args.seeds)
@@ -448,6 +453,7 @@ def main() -> None:
     )
     p.add_argument("--seeds", default="0-4")
     p.add_argument("--epochs", type=int, default=None, help="default: hsi train's")
+    p.add_argument("--patience", type=int, default=None, help="default: hsi train's")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--workers", type=int, default=1, help="runs at once (processes)")

@@ -103,6 +103,25 @@ def test_last_state_is_the_last_epochs_weights_not_the_kept_ones():
         )
 
 
+def test_a_shorter_run_is_the_longer_runs_prefix():
+    # with the constant schedule nothing in an epoch depends on how many epochs follow, so a run
+    # of --epochs 3 (or one stopped early) trains exactly the first 3 epochs of --epochs 6:
+    # docs/benchmarks.md reads the epoch --epochs 40 --patience 20 keeps off longer runs' curves
+    train, val = _tiny_data()
+    results = []
+    for epochs in (3, 6):
+        torch.manual_seed(0)
+        model = create_model("hybridsn", n_components=13, patch=9, n_classes=3)
+        results.append(fit(model, train, val, epochs=epochs, batch_size=32, seed=5))
+    short, long = results
+    assert short.history == long.history[:3]
+    val_acc = [row["val_acc"] for row in long.history[:3]]
+    assert short.best_epoch == 1 + val_acc.index(max(val_acc))
+    if long.best_epoch <= 3:  # then both kept the same epoch's weights
+        for k, v in short.best_state.items():
+            assert torch.equal(v, long.best_state[k]), k
+
+
 def test_ctrl_c_keeps_the_best_weights_so_far():
     train, val = _tiny_data()
     torch.manual_seed(0)

@@ -95,13 +95,13 @@ def test_a_sweep_takes_the_recipe_and_its_seed_0_run_is_the_recorded_one(recorde
 
 
 def test_typed_options_override_the_file_and_defaults_do_not(recorded, captured):
-    result = invoke("train", "--config", recorded, "--seed", "7", "--patience", "10", "-q")
+    result = invoke("train", "--config", recorded, "--seed", "7", "--patience", "20", "-q")
     assert result.exit_code == 0, result.output
     (config,) = captured
     recorded_config = json.loads((recorded / "metrics.json").read_text())["config"]
-    # typed: seed, and patience although 10 is its default; not typed: epochs (file: 2, CLI
-    # default: 30), pca, patch, train size, threads
-    assert config.seed == 7 and config.patience == 10
+    # typed: seed, and patience although 20 is its default; not typed: epochs (file: 2, CLI
+    # default: 40), pca, patch, train size, threads
+    assert config.seed == 7 and config.patience == 20
     assert config.epochs == 2 and config.pca == 13 and config.patch == 9
     assert config.train_size == 0.3 and config.threads == 1
     assert config.scene == recorded_config["scene"] and config.cube_key == "cube"
