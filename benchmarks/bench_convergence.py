@@ -194,6 +194,9 @@ def plot(rows: list[dict], path: Path) -> None:
 
     rows = [r for r in rows if len(r["curve"]) > 1]  # curves only: the svm has one point
     panels = sorted({(r["scene"], r["model"]) for r in rows})
+    if not panels:
+        print(f"no curves to plot: {path} not written")
+        return
     ncols = min(len(panels), 4)  # rows of four panels, so that many models stay readable
     nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(

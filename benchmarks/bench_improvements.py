@@ -23,7 +23,8 @@ HybridSN, mean and 95 % t-interval over seeds, per scene and split kind and pool
     python benchmarks/bench_improvements.py --seeds 0-4 --workers 3 --device cuda \\
         --epochs 30 --patience 10 --json improvements.json
     python benchmarks/bench_improvements.py --alone --seeds 0 --scenes indian_pines_semisynthetic \\
-        --splits stratified --variants hybridsn,ssftt,svm --json alone.json
+        --splits stratified --variants hybridsn,ssftt,svm --epochs 30 --patience 10 \\
+        --json alone.json
     python benchmarks/bench_improvements.py --report improvements.json
 
 ``--workers N`` runs N runs at once (processes; on a GPU they share it), so their seconds are
@@ -65,6 +66,8 @@ VARIANTS = {
     "svm_p25": {"model": "svm", "patch": 25},
 }
 BASELINE = "hybridsn"
+# variants that differ from another only on spatial splits: not run on the others
+SPATIAL_ONLY = ("svm_p25", "ssftt_b12")
 
 _prepared: dict = {}  # per worker process: (scene, pca) -> PreparedScene, PCA fitted once
 
@@ -172,7 +175,28 @@ def tasks_of(args: argparse.Namespace) -> list[dict]:
         for scene in args.scenes.split(",")
         for split in args.splits.split(",")
         for variant in args.variants.split(",")
+        if split == "spatial" or variant not in SPATIAL_ONLY
     ]
+
+
+def schedule(args: argparse.Namespace) -> tuple[int, int | None]:
+    """The grid's (epochs, patience), hsi train's defaults filled in; patience 0 is None."""
+    from hsi.config import TrainConfig
+
+    epochs = args.epochs or TrainConfig.epochs
+    patience = TrainConfig.patience if args.patience is None else args.patience
+    return epochs, patience or None
+
+
+def check_schedule(rows: list[dict], wanted: tuple[int, int | None]) -> None:
+    """Refuse to add runs to a file whose runs trained for other epochs or patience."""
+    other = {(r["epochs"], r["patience"]) for r in rows} - {wanted}
+    if other:
+        found = ", ".join(f"--epochs {e} --patience {p or 0}" for e, p in sorted(other, key=str))
+        raise SystemExit(
+            f"--resume: its runs trained with {found}, this grid with --epochs {wanted[0]} "
+            f"--patience {wanted[1] or 0}; pass the same two options so that the seeds pair"
+        )
 
 
 def run(args: argparse.Namespace) -> list[dict]:
@@ -182,6 +206,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     tasks = tasks_of(args)
     if args.resume:  # keep its finished runs, run only the others
         rows = [r for r in load(args.resume) if "error" not in r]
+        check_schedule(rows, schedule(args))
         done = {(r["seed"], r["scene"], r["split"], r["variant"]) for r in rows}
         tasks = [t for t in tasks if (t["seed"], t["scene"], t["split"], t["variant"]) not in done]
         print(f"resume: {len(rows)} runs kept, {len(tasks)} to run")
@@ -416,6 +441,9 @@ def _unique(rows: list[dict]) -> list[dict]:
 def report(rows: list[dict]) -> str:
     errors = [r for r in rows if "error" in r]
     scored = _unique(rows)
+    schedules = _groups(
+        [r for r in scored if r.get("model") != "svm"], ("epochs", "patience")
+    )  # the SVM has no epochs
     parts = [
         oa_matrix(scored),
         accuracy_table(scored, rows),
@@ -424,6 +452,11 @@ def report(rows: list[dict]) -> str:
         best_vs_last(scored),
         tta_cost(scored),
     ]
+    if len(schedules) > 1:
+        mixed = ", ".join(
+            f"{len(rs)} at --epochs {e} --patience {p or 0}" for (e, p), rs in schedules.items()
+        )
+        parts.insert(0, f"warning: the networks' runs mix schedules ({mixed}): compare with care")
     if errors:
         parts.append("\n".join(f"error: {r['variant']} {r['scene']} {r['split']} seed "
                                f"{r['seed']}: {r['error']}" for r in errors))  # fmt: skip

@@ -60,8 +60,8 @@ def make_split(
     ``train_size`` is a fraction in (0, 1) or, for ``per_class``, an integer count per class.
     For ``stratified`` an integer is accepted too and means ``per_class``. ``block_size`` and
     ``buffer`` (pixels kept free around the training blocks, at least ``patch // 2``; default
-    ``patch // 2``) shape ``spatial`` splits only; blocks default to ``2 * buffer + 1``, or
-    ``patch`` when larger.
+    ``patch // 2``) shape ``spatial`` splits only, and other strategies ignore them; blocks
+    default to ``2 * buffer + 1`` pixels (the window with the default buffer).
     """
     labels = np.asarray(labels)
     if labels.ndim != 2:
@@ -127,6 +127,10 @@ def check_buffer(buffer: int | None, patch: int) -> int:
     """The spatial split's buffer in pixels: ``buffer``, or ``patch // 2`` when None."""
     if buffer is None:
         return patch // 2
+    if isinstance(buffer, bool) or not isinstance(buffer, (int, np.integer)):
+        raise ConfigError(
+            f"buffer must be a whole number of pixels, got {buffer!r}", params=("buffer",)
+        )
     if buffer < patch // 2:
         raise ConfigError(
             f"buffer must be at least the window's half-width, {patch // 2} for patch {patch}, "
@@ -155,7 +159,7 @@ def _spatial_split(labels, train_frac, val_size, rng, patch, block_size, r) -> S
     in_train = _choose_training_blocks(counts, train_frac, rng)
     train_mask = in_train[block_id] & labeled
 
-    buffer = ndimage.binary_dilation(train_mask, structure=np.ones((2 * r + 1, 2 * r + 1)))
+    buffer = _within(train_mask, r)
     rest = labeled & ~buffer
     val_mask = np.zeros_like(labeled)
     if val_size:
@@ -177,6 +181,17 @@ def _spatial_split(labels, train_frac, val_size, rng, patch, block_size, r) -> S
     val = np.argwhere(val_mask)
     test = np.argwhere(test_mask)
     return Split(train[order(len(train))], val[order(len(val))], test, notes)
+
+
+def _within(mask: np.ndarray, r: int) -> np.ndarray:
+    """Pixels within Chebyshev distance ``r`` of a True pixel of ``mask``.
+
+    A square dilation, computed as a separable maximum filter: linear in the scene whatever
+    ``r`` is (a wide ``--buffer`` must not cost a (2r+1)² structuring element). Beyond the
+    scene's size every r gives the same answer, so r is capped there.
+    """
+    size = 2 * min(int(r), max(mask.shape)) + 1
+    return ndimage.maximum_filter(mask, size=size, mode="constant", cval=False)
 
 
 def _choose_training_blocks(

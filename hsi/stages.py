@@ -126,7 +126,7 @@ def split_pixels(scene: Scene, config: TrainConfig, say: Log | None = None) -> S
     for note in split.notes:
         say(note)
     if len(split.test) == 0:
-        raise ConfigError(_no_test_pixel(scene))
+        raise ConfigError(_no_test_pixel(scene, config))
     return split
 
 
@@ -381,11 +381,16 @@ def used_mask(scene: Scene, split: Split) -> np.ndarray:
     return used
 
 
-def _no_test_pixel(scene: Scene) -> str:
+def _no_test_pixel(scene: Scene, config: TrainConfig) -> str:
     counts = np.unique(scene.labels[scene.labels != 0], return_counts=True)[1]
     if counts.max() < 2:
         return (
             f"{scene.name}: every class has a single labeled pixel, and it goes to training; "
             "a class needs at least 2 labeled pixels (one to train on, one to test): label more"
+        )
+    if config.split == "spatial":
+        return (
+            "the spatial split leaves no test pixel outside the training blocks' buffer; lower "
+            "train_size, buffer or block_size"
         )
     return "the split leaves no test pixel; lower train_size"

@@ -71,6 +71,34 @@ def test_the_accuracy_table_quotes_seconds_of_runs_made_alone_only():
     assert bench.accuracy_table(rows).splitlines()[2].endswith("| - | - |")  # nothing timed
 
 
+def test_spatial_only_variants_run_on_spatial_splits_only():
+    args = bench.argparse.Namespace(
+        seeds="0", scenes="a", splits="stratified,spatial", variants="ssftt,ssftt_b12,svm_p25",
+        device="cpu", threads=None, epochs=30, patience=10, extra="",
+    )  # fmt: skip
+    tasks = [(t["split"], t["variant"]) for t in bench.tasks_of(args)]
+    assert tasks == [("stratified", "ssftt"), ("spatial", "ssftt"), ("spatial", "ssftt_b12"),
+                     ("spatial", "svm_p25")]  # fmt: skip
+
+
+def test_resume_refuses_runs_of_another_schedule_and_the_report_warns():
+    args = bench.argparse.Namespace(epochs=None, patience=None)
+    defaults = bench.schedule(args)
+    assert defaults == (40, 20)  # hsi train's
+    assert bench.schedule(bench.argparse.Namespace(epochs=30, patience=0)) == (30, None)
+    old = [row("hybridsn", 0, 0.9, epochs=30, patience=10)]
+    bench.check_schedule(old, (30, 10))
+    with pytest.raises(SystemExit, match="--epochs 30 --patience 10, this grid with --epochs 40"):
+        bench.check_schedule(old, defaults)
+    timing = dict(aa=0.5, kappa=0.4, epochs_run=10, model="hybridsn", val_pixels=9)
+    rows = [row("hybridsn", 0, 0.9, epochs=30, patience=10, **timing),
+            row("hybridsn", 1, 0.8, epochs=40, patience=20, **timing)]  # fmt: skip
+    first = bench.report(rows).splitlines()[0]
+    assert first.startswith("warning: the networks' runs mix schedules")
+    assert "1 at --epochs 30 --patience 10" in first and "1 at --epochs 40 --patience 20" in first
+    assert not bench.report(rows[:1]).startswith("warning")
+
+
 def test_a_run_found_again_in_a_later_file_replaces_the_earlier(tmp_path):
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     runs = [row("svm", 0, 0.5, device="cuda"), row("svm", 1, 0.6, device="cuda")]

@@ -42,11 +42,11 @@ def test_train_writes_every_output(trained):
     assert history[0] == "epoch,train_loss,train_acc,val_loss,val_acc,val_classes,lr"
     training = metrics["training"]
     assert len(history) == 1 + training["epochs_run"]
-    # early stopping is on by default: 10 epochs without a better validation score end the run
-    assert metrics["config"]["patience"] == 10
+    # early stopping is on by default: 20 epochs without a better validation score end the run
+    assert metrics["config"]["patience"] == 20
     assert training["stopped_early"] == (training["epochs_run"] < 25)
     if training["stopped_early"]:
-        assert training["epochs_run"] - training["best_epoch"] == 10
+        assert training["epochs_run"] - training["best_epoch"] == 20
     assert training["init"] == "reference" and training["init_rule"] == "keras"
     assert json.loads((trained / "metrics.json").read_text())["config"]["init"] == "reference"
     info = torch.load(trained / "model.pt", weights_only=True)["info"]

@@ -104,11 +104,42 @@ def test_spatial_buffer_gives_a_smaller_window_the_wider_windows_split():
     assert leakage(wider.train, wider.test, 31, labels.shape) == 0.0
 
 
-def test_spatial_buffer_narrower_than_the_window_is_refused():
+def test_spatial_buffer_narrower_than_the_window_or_fractional_is_refused():
     labels = make_scene(40, 40, bands=3, n_classes=3, seed=0).labels
     with pytest.raises(ConfigError, match="buffer must be at least .* 6 for patch 13, got 5"):
         make_split(labels, "spatial", train_size=0.3, patch=13, buffer=5)
-    make_split(labels, "spatial", train_size=0.3, patch=13, buffer=6)
+    for bad in (12.7, float("nan"), True):
+        with pytest.raises(ConfigError, match="buffer must be a whole number of pixels"):
+            make_split(labels, "spatial", train_size=0.3, patch=13, buffer=bad)
+    make_split(labels, "spatial", train_size=0.3, patch=13, buffer=np.int64(6))
+
+
+def test_a_buffer_wider_than_the_scene_leaves_no_test_pixel_quickly():
+    # linear in the scene whatever the buffer: no (2r+1)² structuring element is built
+    labels = make_scene(40, 40, bands=3, n_classes=3, seed=0).labels
+    split = make_split(labels, "spatial", train_size=0.3, patch=13, buffer=2**31 - 1)
+    assert len(split.test) == 0 and len(split.train) > 0
+
+
+def test_the_buffer_is_the_square_dilation_of_the_training_pixels():
+    from scipy import ndimage
+
+    from hsi.splits import _within
+
+    rng = np.random.default_rng(0)
+    for shape, r in [((30, 41), 0), ((30, 41), 1), ((30, 41), 5), ((7, 50), 12), ((9, 9), 4)]:
+        mask = rng.random(shape) < 0.02
+        mask[0, -1] = True  # a training pixel on the border
+        square = ndimage.binary_dilation(mask, structure=np.ones((2 * r + 1, 2 * r + 1)))
+        assert np.array_equal(_within(mask, r), square), (shape, r)
+    assert _within(mask, 10**9).all()  # beyond the scene: everything is within reach
+
+
+def test_other_splits_ignore_the_buffer():
+    labels = make_scene(40, 40, bands=3, n_classes=3, seed=0).labels
+    plain = make_split(labels, "stratified", train_size=0.2, seed=1)
+    given = make_split(labels, "stratified", train_size=0.2, seed=1, patch=13, buffer=3)
+    assert np.array_equal(plain.test, given.test)
 
 
 def test_leakage_counts_chebyshev_neighbourhood():
@@ -143,4 +174,8 @@ def test_buffer_reaches_the_split_from_the_config():
     assert np.array_equal(ssftt.test, hybridsn.test) and np.array_equal(ssftt.val, hybridsn.val)
     assert not np.array_equal(split(model="ssftt").test, hybridsn.test)
     with pytest.raises(ConfigError, match="buffer"):
-        TrainConfig(model="ssftt", buffer=-1).validate(scene_given=True)
+        TrainConfig(model="ssftt", split="spatial", buffer=-1).validate(scene_given=True)
+    TrainConfig(model="ssftt", buffer=-1).validate(scene_given=True)  # ignored: not spatial
+    wide = TrainConfig(model="ssftt", split="spatial", train_size=0.3, buffer=10**6)
+    with pytest.raises(ConfigError, match="no test pixel .* buffer"):
+        split_pixels(scene, wide.validate(scene_given=True), say=lambda _: None)

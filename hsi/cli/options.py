@@ -104,7 +104,10 @@ Split = Annotated[
 ]
 BlockSize = Annotated[
     int | None,
-    typer.Option(help="--split spatial: side of the blocks in pixels. Default: from the window."),
+    typer.Option(
+        help="--split spatial: side of the blocks in pixels. Default: the window, or 2 × "
+        "--buffer + 1."
+    ),
 ]
 Buffer = Annotated[
     int | None,
