@@ -400,13 +400,21 @@ def best_vs_last(rows: list[dict]) -> str:
 
 
 def tta_cost(rows: list[dict]) -> str:
-    lines = ["| scene | variant | map s | map s with TTA | ratio |", "|---|---|---|---|---|"]
-    for (scene, variant), rs in _groups(
-        [r for r in rows if "map_tta_s" in r], ("scene", "variant")
+    """Mean map seconds with and without TTA per scene, variant and device (a GPU's and a
+    CPU's seconds do not average)."""
+    lines = [
+        "| scene | variant | device | runs | map s | map s with TTA | ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (scene, variant, device), rs in _groups(
+        [r for r in rows if "map_tta_s" in r], ("scene", "variant", "device")
     ).items():
         plain = sum(r["map_s"] for r in rs) / len(rs)
         tta = sum(r["map_tta_s"] for r in rs) / len(rs)
-        lines.append(f"| {scene} | {variant} | {plain:.2f} | {tta:.2f} | {tta / plain:.1f} |")
+        lines.append(
+            f"| {scene} | {variant} | {device} | {len(rs)} | {plain:.2f} | {tta:.2f} | "
+            f"{tta / plain:.1f} |"
+        )
     return "\n".join(lines)
 
 
