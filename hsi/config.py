@@ -18,7 +18,7 @@ Defaults, and why (docs/training.md has the long version):
 - ``epochs=40``, ``patience=20``: the small classes keep improving after the overall accuracy
   has settled; on the semi-synthetic Indian Pines (seeds 0-2) these kept the same epochs as
   ``--epochs 50 --patience 20`` and lost nothing against 100 epochs, where 30 epochs with
-  patience 10 lost 0.44-0.88 OA points; about 7.5 minutes on two cores (docs/benchmarks.md,
+  patience 10 lost 0.44-0.88 OA points; about 8 minutes on two cores (docs/benchmarks.md,
   "Time to accuracy").
 """
 
