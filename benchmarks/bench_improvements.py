@@ -179,13 +179,10 @@ def tasks_of(args: argparse.Namespace) -> list[dict]:
     ]
 
 
-def schedule(args: argparse.Namespace) -> tuple[int, int | None]:
-    """The grid's (epochs, patience), hsi train's defaults filled in; patience 0 is None."""
-    from hsi.config import TrainConfig
-
-    epochs = args.epochs or TrainConfig.epochs
-    patience = TrainConfig.patience if args.patience is None else args.patience
-    return epochs, patience or None
+def schedule(task: dict) -> tuple[int, int | None]:
+    """A task's (epochs, patience) as its validated config has them (patience 0 is None)."""
+    config = make_config(task)
+    return config.epochs, config.patience
 
 
 def check_schedule(rows: list[dict], wanted: tuple[int, int | None]) -> None:
@@ -206,7 +203,8 @@ def run(args: argparse.Namespace) -> list[dict]:
     tasks = tasks_of(args)
     if args.resume:  # keep its finished runs, run only the others
         rows = [r for r in load(args.resume) if "error" not in r]
-        check_schedule(rows, schedule(args))
+        if tasks:  # a grid of no task (e.g. spatial-only variants on random splits) adds none
+            check_schedule(rows, schedule(tasks[0]))
         done = {(r["seed"], r["scene"], r["split"], r["variant"]) for r in rows}
         tasks = [t for t in tasks if (t["seed"], t["scene"], t["split"], t["variant"]) not in done]
         print(f"resume: {len(rows)} runs kept, {len(tasks)} to run")

@@ -254,11 +254,10 @@ def leakage(train: np.ndarray, test: np.ndarray, patch: int, shape: tuple[int, i
     """
     if len(test) == 0:
         return 0.0
-    r = patch // 2
     mask = np.zeros(shape, dtype=bool)
     if len(train):
         mask[train[:, 0], train[:, 1]] = True
-        mask = ndimage.binary_dilation(mask, structure=np.ones((2 * r + 1, 2 * r + 1)))
+        mask = _within(mask, patch // 2)
     return float(mask[test[:, 0], test[:, 1]].mean())
 
 

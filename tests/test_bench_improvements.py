@@ -82,10 +82,10 @@ def test_spatial_only_variants_run_on_spatial_splits_only():
 
 
 def test_resume_refuses_runs_of_another_schedule_and_the_report_warns():
-    args = bench.argparse.Namespace(epochs=None, patience=None)
-    defaults = bench.schedule(args)
+    task = dict(variant="hybridsn", split="stratified", seed=0, device="cpu", threads=None)
+    defaults = bench.schedule({**task, "epochs": None, "patience": None})
     assert defaults == (40, 20)  # hsi train's
-    assert bench.schedule(bench.argparse.Namespace(epochs=30, patience=0)) == (30, None)
+    assert bench.schedule({**task, "epochs": 30, "patience": 0}) == (30, None)
     old = [row("hybridsn", 0, 0.9, epochs=30, patience=10)]
     bench.check_schedule(old, (30, 10))
     with pytest.raises(SystemExit, match="--epochs 30 --patience 10, this grid with --epochs 40"):
