@@ -67,7 +67,8 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
     training, validation and the rest (``split``, ``train_size``, ``val_size``,
     ``block_size``, ``buffer``), the optimisation (``epochs``, ``batch_size``, ``lr``,
     ``weight_decay``, ``patience``), reproducibility (``seed``, ``deterministic``,
-    ``threads``: PyTorch's thread count, set for the process as ``hsi train --threads`` does)
+    ``threads``: PyTorch's thread count while fitting and predicting; the caller's count is
+    restored after each)
     and ``device``. ``nonfinite`` says what NaN/Inf pixels do ("error", or "mask": zero-filled
     and unlabeled); ``out``, a folder, makes ``fit`` also write the run folder ``hsi train
     --out`` writes (maps, metrics of the pixels the split left out, figures); ``progress``
@@ -172,20 +173,22 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
         from hsi import stages
         from hsi.experiment import finish_run, fit_run
         from hsi.runfolder import check_run_target
+        from hsi.seeding import run_threads
 
         config = self.train_config()
         scene = scene_from_arrays(cube, labels, nonfinite=config.nonfinite)
         if self.out is not None:
             check_run_target(config, None)
         prepared = stages.prepare_scene(scene, config)
-        fitted = fit_run(config, prepared, progress=self.progress)
-        bundle = stages.make_bundle(config, scene, fitted.trained, fitted.reducer)
-        self._learn(bundle, fitted.trained.model, fitted.reducer)
-        self.history_ = fitted.trained.fit.history
-        self.split_ = fitted.split
-        self.run_dir_ = None
-        if self.out is not None:
-            self.run_dir_ = finish_run(config, fitted, progress=self.progress).run_dir
+        with run_threads():  # fit_run sets the run's count; the run folder's map runs with it
+            fitted = fit_run(config, prepared, progress=self.progress)
+            bundle = stages.make_bundle(config, scene, fitted.trained, fitted.reducer)
+            self._learn(bundle, fitted.trained.model, fitted.reducer)
+            self.history_ = fitted.trained.fit.history
+            self.split_ = fitted.split
+            self.run_dir_ = None
+            if self.out is not None:
+                self.run_dir_ = finish_run(config, fitted, progress=self.progress).run_dir
         return self
 
     def _learn(self, bundle: ModelBundle, model: Any, reducer: Any) -> None:
@@ -200,18 +203,22 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, cube: np.ndarray) -> np.ndarray:
         """The class id (one of ``classes_``) of every pixel: an ``(H, W)`` map."""
         from hsi.inference import predict_indices
+        from hsi.seeding import run_threads
 
         mapping = self._mapping(cube)
-        index = predict_indices(self.model_, **mapping)
+        with run_threads(self.threads):
+            index = predict_indices(self.model_, **mapping)
         return indices_to_ids(index, self.classes_)
 
     def decision_function(self, cube: np.ndarray) -> np.ndarray:
         """Every pixel's class scores ``(H, W, K)``, in the order of ``classes_``: a network's
         logits, the SVM's one-vs-one votes. ``predict`` is their arg-max."""
         from hsi.inference import predict_scores
+        from hsi.seeding import run_threads
 
         mapping = self._mapping(cube)
-        return predict_scores(self.model_, **mapping)
+        with run_threads(self.threads):
+            return predict_scores(self.model_, **mapping)
 
     @property
     def predict_proba(self):

@@ -43,7 +43,7 @@ from hsi.inference import predict_indices, predict_scores
 from hsi.metrics import accuracy_report
 from hsi.preprocess import PCAReducer
 from hsi.runfolder import check_out_dir, check_run_target, write_run
-from hsi.seeding import seed_everything
+from hsi.seeding import run_threads, seed_everything
 from hsi.splits import Split
 
 # the stages' names where users of earlier versions found them
@@ -112,10 +112,11 @@ def train_run(
     try:
         if not distributed.is_main():
             log = lambda msg: None  # noqa: E731 - rank 0 speaks for the run
-        fitted = fit_run(config, prepared, progress=progress, log=log)
-        if not distributed.is_main():
-            return RunResult(None, {}, fitted.trained.fit.interrupted)
-        return finish_run(config, fitted, run_dir, progress=progress)
+        with run_threads():  # fit_run sets the run's count; the map runs with it too
+            fitted = fit_run(config, prepared, progress=progress, log=log)
+            if not distributed.is_main():
+                return RunResult(None, {}, fitted.trained.fit.interrupted)
+            return finish_run(config, fitted, run_dir, progress=progress)
     finally:
         # no collective after training: the other ranks leave while rank 0 maps and writes
         if joined:

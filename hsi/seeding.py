@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -74,6 +76,23 @@ def seed_worker(worker_id: int) -> None:
     worker_seed = torch.initial_seed() % 2**32
     np.random.seed(worker_seed)
     random.seed(worker_seed)
+
+
+@contextmanager
+def run_threads(threads: int | None = None) -> Iterator[None]:
+    """Run the block with ``threads`` PyTorch threads (None: as they are), and give the caller
+    back its own count when the block ends.
+
+    A run's count (``--threads``) is part of its recipe but process-wide: a script or notebook
+    that trains with ``threads=1`` should not stay single-threaded afterwards.
+    """
+    before = torch.get_num_threads()
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def reproducibility_state() -> dict[str, object]:

@@ -73,12 +73,13 @@ def workdir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained(workdir) -> Path:
-    """`hsi train` once through the CLI; returns runs/latest."""
+    """`hsi train` once through the CLI, with one thread whichever test asks first; returns
+    runs/latest."""
     from hsi.cli import app
 
     out = workdir / "runs"
     args = ["train", "--scene", workdir / "scene.npz", "--labels", workdir / "scene.npz"]
-    args += ["--out", out, *TRAIN_ARGS]
+    args += ["--out", out, "--threads", "1", *TRAIN_ARGS]
     result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "OA" in result.output

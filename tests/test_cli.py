@@ -36,7 +36,7 @@ def test_train_writes_every_output(trained):
     assert set(metrics["per_class"]) == {str(i) for i in IDS}
     assert metrics["versions"]["torch"] == torch.__version__
     assert metrics["seed"] == 0 and metrics["config"]["patch"] == 9
-    assert metrics["reproducibility"]["torch_threads"] == torch.get_num_threads()
+    assert metrics["config"]["threads"] == metrics["reproducibility"]["torch_threads"] == 1
     assert metrics["split"]["train"] + metrics["split"]["val"] + metrics["split"]["test"] > 0
     history = (trained / "history.csv").read_text().splitlines()
     assert history[0] == "epoch,train_loss,train_acc,val_loss,val_acc,val_classes,lr"

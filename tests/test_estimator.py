@@ -56,6 +56,27 @@ def test_fit_gives_the_weights_and_map_train_run_gives(scene, scene_file, fitted
     assert len(fitted.history_) == len(history) - 1
 
 
+def test_fit_and_predict_run_with_its_threads_and_give_the_caller_back_its_own(
+    scene, fitted, monkeypatch
+):
+    import hsi.inference
+
+    during: list[int] = []
+    scores = hsi.inference.predict_scores
+
+    def counting_scores(*args, **kwargs):
+        during.append(torch.get_num_threads())
+        return scores(*args, **kwargs)
+
+    monkeypatch.setattr(hsi.inference, "predict_scores", counting_scores)
+    torch.set_num_threads(3)  # the autouse fixture restores the suite's count
+    assert fitted.threads == 1
+    fitted.decision_function(scene.cube)
+    assert during == [1] and torch.get_num_threads() == 3
+    HSIClassifier(**{**RECIPE, "epochs": 1}).fit(scene.cube, scene.labels)
+    assert torch.get_num_threads() == 3
+
+
 def test_learned_state_ends_in_an_underscore(fitted, scene):
     assert list(fitted.classes_) == [1, 2, 3]
     assert fitted.n_features_in_ == 20 and fitted.reducer_.n_components == 13

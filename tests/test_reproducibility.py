@@ -20,7 +20,13 @@ from typer.testing import CliRunner
 
 from hsi.cli import app
 from hsi.experiment import train_run
-from hsi.seeding import make_generator, seed_everything, seed_worker, set_deterministic
+from hsi.seeding import (
+    make_generator,
+    run_threads,
+    seed_everything,
+    seed_worker,
+    set_deterministic,
+)
 
 runner = CliRunner()
 
@@ -126,3 +132,30 @@ def test_seed_worker_seeds_numpy_from_the_workers_torch_seed():
         torch.randperm(10, generator=make_generator(5)),
         torch.randperm(10, generator=make_generator(5)),
     )
+
+
+def test_a_run_gives_the_caller_back_its_thread_count(scene_file, tmp_path, monkeypatch):
+    """--threads is part of a run's recipe but process-wide: the run sets it for its fit and
+    map, then restores the caller's count (a notebook that trained with threads=1 stays
+    multi-threaded)."""
+    import hsi.stages
+
+    during: list[int] = []
+    map_scene = hsi.stages.map_scene
+
+    def counting_map_scene(*args, **kwargs):
+        during.append(torch.get_num_threads())
+        return map_scene(*args, **kwargs)
+
+    monkeypatch.setattr(hsi.stages, "map_scene", counting_map_scene)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        run = train_run(tiny_config(scene_file, threads=1, epochs=1), run_dir=tmp_path / "run")
+        assert torch.get_num_threads() == 3
+        assert during == [1] and run.metrics["reproducibility"]["torch_threads"] == 1
+        with pytest.raises(ValueError), run_threads(1):  # restored on failure too
+            raise ValueError
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(threads)
