@@ -111,6 +111,20 @@ def tiny_config(scene_file: Path, **changes) -> TrainConfig:
     return TrainConfig(**{**options, **changes})
 
 
+def threads_seen(monkeypatch, owner: object, name: str) -> list[int]:
+    """Wrap ``owner.name`` so that each call appends PyTorch's thread count at that moment to
+    the returned list."""
+    seen: list[int] = []
+    original = getattr(owner, name)
+
+    def counting(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counting)
+    return seen
+
+
 def weights_hash(bundle: Path) -> str:
     """sha256 over the state_dict tensors' names, dtypes, shapes and bytes (not the zip file)."""
     return state_hash(torch.load(bundle, weights_only=True)["state_dict"])

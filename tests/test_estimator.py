@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import RUN_FILES, tiny_config, weights_hash
+from conftest import RUN_FILES, threads_seen, tiny_config, weights_hash
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
@@ -60,21 +60,16 @@ def test_fit_and_predict_run_with_its_threads_and_give_the_caller_back_its_own(
     scene, fitted, monkeypatch
 ):
     import hsi.inference
+    import hsi.stages
 
-    during: list[int] = []
-    scores = hsi.inference.predict_scores
-
-    def counting_scores(*args, **kwargs):
-        during.append(torch.get_num_threads())
-        return scores(*args, **kwargs)
-
-    monkeypatch.setattr(hsi.inference, "predict_scores", counting_scores)
+    predicting = threads_seen(monkeypatch, hsi.inference, "predict_scores")
+    fitting = threads_seen(monkeypatch, hsi.stages, "fit_model")
     torch.set_num_threads(3)  # the autouse fixture restores the suite's count
     assert fitted.threads == 1
     fitted.decision_function(scene.cube)
-    assert during == [1] and torch.get_num_threads() == 3
+    assert predicting == [1] and torch.get_num_threads() == 3
     HSIClassifier(**{**RECIPE, "epochs": 1}).fit(scene.cube, scene.labels)
-    assert torch.get_num_threads() == 3
+    assert fitting == [1] and torch.get_num_threads() == 3
 
 
 def test_learned_state_ends_in_an_underscore(fitted, scene):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config, tiny_options, weights_hash
+from conftest import threads_seen, tiny_config, tiny_options, weights_hash
 from typer.testing import CliRunner
 
 from hsi.cli import app
@@ -140,14 +140,7 @@ def test_a_run_gives_the_caller_back_its_thread_count(scene_file, tmp_path, monk
     multi-threaded)."""
     import hsi.stages
 
-    during: list[int] = []
-    map_scene = hsi.stages.map_scene
-
-    def counting_map_scene(*args, **kwargs):
-        during.append(torch.get_num_threads())
-        return map_scene(*args, **kwargs)
-
-    monkeypatch.setattr(hsi.stages, "map_scene", counting_map_scene)
+    during = threads_seen(monkeypatch, hsi.stages, "map_scene")
     threads = torch.get_num_threads()
     torch.set_num_threads(3)
     try:
