@@ -173,14 +173,15 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
         from hsi import stages
         from hsi.experiment import finish_run, fit_run
         from hsi.runfolder import check_run_target
-        from hsi.seeding import run_threads
+        from hsi.seeding import run_settings
 
         config = self.train_config()
         scene = scene_from_arrays(cube, labels, nonfinite=config.nonfinite)
         if self.out is not None:
             check_run_target(config, None)
         prepared = stages.prepare_scene(scene, config)
-        with run_threads():  # fit_run sets the run's count; the run folder's map runs with it
+        # fit_run sets the run's threads and deterministic mode; the run folder's map runs with them
+        with run_settings():
             fitted = fit_run(config, prepared, progress=self.progress)
             bundle = stages.make_bundle(config, scene, fitted.trained, fitted.reducer)
             self._learn(bundle, fitted.trained.model, fitted.reducer)
@@ -203,10 +204,10 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, cube: np.ndarray) -> np.ndarray:
         """The class id (one of ``classes_``) of every pixel: an ``(H, W)`` map."""
         from hsi.inference import predict_indices
-        from hsi.seeding import run_threads
+        from hsi.seeding import run_settings
 
         mapping = self._mapping(cube)
-        with run_threads(self.threads):
+        with run_settings(self.threads, self.deterministic):
             index = predict_indices(self.model_, **mapping)
         return indices_to_ids(index, self.classes_)
 
@@ -214,10 +215,10 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
         """Every pixel's class scores ``(H, W, K)``, in the order of ``classes_``: a network's
         logits, the SVM's one-vs-one votes. ``predict`` is their arg-max."""
         from hsi.inference import predict_scores
-        from hsi.seeding import run_threads
+        from hsi.seeding import run_settings
 
         mapping = self._mapping(cube)
-        with run_threads(self.threads):
+        with run_settings(self.threads, self.deterministic):
             return predict_scores(self.model_, **mapping)
 
     @property

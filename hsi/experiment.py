@@ -43,7 +43,7 @@ from hsi.inference import predict_indices, predict_scores
 from hsi.metrics import accuracy_report
 from hsi.preprocess import PCAReducer
 from hsi.runfolder import check_out_dir, check_run_target, write_run
-from hsi.seeding import run_threads, seed_everything
+from hsi.seeding import run_settings, seed_everything
 from hsi.splits import Split
 
 # the stages' names where users of earlier versions found them
@@ -112,7 +112,8 @@ def train_run(
     try:
         if not distributed.is_main():
             log = lambda msg: None  # noqa: E731 - rank 0 speaks for the run
-        with run_threads():  # fit_run sets the run's count; the map runs with it too
+        # fit_run sets the run's threads and deterministic mode; the map runs with them too
+        with run_settings():
             fitted = fit_run(config, prepared, progress=progress, log=log)
             if not distributed.is_main():
                 return RunResult(None, {}, fitted.trained.fit.interrupted)

@@ -79,20 +79,45 @@ def seed_worker(worker_id: int) -> None:
 
 
 @contextmanager
-def run_threads(threads: int | None = None) -> Iterator[None]:
-    """Run the block with ``threads`` PyTorch threads (None: as they are), and give the caller
-    back its own count when the block ends.
+def run_settings(threads: int | None = None, deterministic: bool | None = None) -> Iterator[None]:
+    """Run the block with ``threads`` PyTorch threads and deterministic mode on or off (None:
+    as they are), and give the caller back its own settings when the block ends, also on errors.
 
-    A run's count (``--threads``) is part of its recipe but process-wide: a script or notebook
-    that trains with ``threads=1`` should not stay single-threaded afterwards.
+    Both are part of a run's recipe but process-wide: a script or notebook that trains with
+    ``threads=1`` should not stay single-threaded afterwards, nor find its own later CUDA code
+    refused for an operation without a deterministic implementation, or cuDNN's autotuner off.
     """
-    before = torch.get_num_threads()
+    before = _process_settings()
     try:
         if threads is not None:
             torch.set_num_threads(threads)
+        if deterministic is not None:
+            set_deterministic(deterministic)
         yield
     finally:
-        torch.set_num_threads(before)
+        _restore_settings(before)
+
+
+def _process_settings() -> dict[str, object]:
+    return {
+        "threads": torch.get_num_threads(),
+        "algorithms": torch.are_deterministic_algorithms_enabled(),
+        "warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        "cublas": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+    }
+
+
+def _restore_settings(settings: dict[str, object]) -> None:
+    torch.set_num_threads(settings["threads"])
+    torch.use_deterministic_algorithms(settings["algorithms"], warn_only=settings["warn_only"])
+    torch.backends.cudnn.benchmark = settings["cudnn_benchmark"]
+    torch.backends.cudnn.deterministic = settings["cudnn_deterministic"]
+    if settings["cublas"] is None:
+        os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+    else:
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = settings["cublas"]
 
 
 def reproducibility_state() -> dict[str, object]:

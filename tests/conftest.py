@@ -111,17 +111,17 @@ def tiny_config(scene_file: Path, **changes) -> TrainConfig:
     return TrainConfig(**{**options, **changes})
 
 
-def threads_seen(monkeypatch, owner: object, name: str) -> list[int]:
-    """Wrap ``owner.name`` so that each call appends PyTorch's thread count at that moment to
-    the returned list."""
-    seen: list[int] = []
+def settings_seen(monkeypatch, owner: object, name: str) -> list[tuple[int, bool]]:
+    """Wrap ``owner.name`` so that each call appends PyTorch's thread count and whether
+    deterministic algorithms are on, at that moment, to the returned list."""
+    seen: list[tuple[int, bool]] = []
     original = getattr(owner, name)
 
-    def counting(*args, **kwargs):
-        seen.append(torch.get_num_threads())
+    def recording(*args, **kwargs):
+        seen.append((torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(owner, name, counting)
+    monkeypatch.setattr(owner, name, recording)
     return seen
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import RUN_FILES, threads_seen, tiny_config, weights_hash
+from conftest import RUN_FILES, settings_seen, tiny_config, weights_hash
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
@@ -19,6 +19,7 @@ from hsi.data.synthetic import make_scene
 from hsi.errors import ConfigError, DataError
 from hsi.estimator import NoProbabilities
 from hsi.experiment import predict_run, train_run
+from hsi.seeding import run_settings, set_deterministic
 
 # tiny_config's recipe (pca 13, patch 9, 30 % training, batch 32, cpu), trained long enough to
 # learn the 24×24 scene of conftest's scene_file; one thread, so that weights can be compared
@@ -27,10 +28,9 @@ RECIPE.update(epochs=10, seed=3)
 
 
 @pytest.fixture(autouse=True)
-def _threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
+def _settings():
+    with run_settings():  # whatever a test sets, the next one starts from the suite's
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -56,20 +56,23 @@ def test_fit_gives_the_weights_and_map_train_run_gives(scene, scene_file, fitted
     assert len(fitted.history_) == len(history) - 1
 
 
-def test_fit_and_predict_run_with_its_threads_and_give_the_caller_back_its_own(
+def test_fit_and_predict_run_with_its_settings_and_give_the_caller_back_its_own(
     scene, fitted, monkeypatch
 ):
     import hsi.inference
     import hsi.stages
 
-    predicting = threads_seen(monkeypatch, hsi.inference, "predict_scores")
-    fitting = threads_seen(monkeypatch, hsi.stages, "fit_model")
-    torch.set_num_threads(3)  # the autouse fixture restores the suite's count
-    assert fitted.threads == 1
+    predicting = settings_seen(monkeypatch, hsi.inference, "predict_scores")
+    fitting = settings_seen(monkeypatch, hsi.stages, "fit_model")
+    torch.set_num_threads(3)  # the autouse fixture restores the suite's settings
+    set_deterministic(False)
+    assert fitted.threads == 1 and fitted.deterministic
     fitted.decision_function(scene.cube)
-    assert predicting == [1] and torch.get_num_threads() == 3
+    assert predicting == [(1, True)]
+    assert torch.get_num_threads() == 3 and not torch.are_deterministic_algorithms_enabled()
     HSIClassifier(**{**RECIPE, "epochs": 1}).fit(scene.cube, scene.labels)
-    assert fitting == [1] and torch.get_num_threads() == 3
+    assert fitting == [(1, True)]
+    assert torch.get_num_threads() == 3 and not torch.are_deterministic_algorithms_enabled()
 
 
 def test_learned_state_ends_in_an_underscore(fitted, scene):

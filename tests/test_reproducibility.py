@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import threads_seen, tiny_config, tiny_options, weights_hash
+from conftest import settings_seen, tiny_config, tiny_options, weights_hash
 from typer.testing import CliRunner
 
 from hsi.cli import app
 from hsi.experiment import train_run
 from hsi.seeding import (
     make_generator,
-    run_threads,
+    run_settings,
     seed_everything,
     seed_worker,
     set_deterministic,
@@ -134,21 +135,40 @@ def test_seed_worker_seeds_numpy_from_the_workers_torch_seed():
     )
 
 
-def test_a_run_gives_the_caller_back_its_thread_count(scene_file, tmp_path, monkeypatch):
-    """--threads is part of a run's recipe but process-wide: the run sets it for its fit and
-    map, then restores the caller's count (a notebook that trained with threads=1 stays
-    multi-threaded)."""
+def test_a_run_gives_the_caller_back_its_threads_and_deterministic_mode(
+    scene_file, tmp_path, monkeypatch
+):
+    """--threads and deterministic mode are part of a run's recipe but process-wide: the run
+    sets them for its fit and map, then restores the caller's (a notebook that trained with
+    threads=1 stays multi-threaded, and its own later CUDA code is not held to deterministic
+    kernels or left without cuDNN's autotuner)."""
     import hsi.stages
 
-    during = threads_seen(monkeypatch, hsi.stages, "map_scene")
+    during = settings_seen(monkeypatch, hsi.stages, "map_scene")
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
     threads = torch.get_num_threads()
     torch.set_num_threads(3)
+    set_deterministic(False)
+    caller = (False, True, False)  # deterministic algorithms, cudnn benchmark, cudnn deterministic
     try:
         run = train_run(tiny_config(scene_file, threads=1, epochs=1), run_dir=tmp_path / "run")
-        assert torch.get_num_threads() == 3
-        assert during == [1] and run.metrics["reproducibility"]["torch_threads"] == 1
-        with pytest.raises(ValueError), run_threads(1):  # restored on failure too
+        assert during == [(1, True)]
+        state = run.metrics["reproducibility"]
+        assert state["torch_threads"] == 1 and state["deterministic_algorithms"] is True
+        assert state["cublas_workspace_config"] == ":4096:8"
+        assert torch.get_num_threads() == 3 and _deterministic_flags() == caller
+        assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+        with pytest.raises(ValueError), run_settings(1, deterministic=True):  # on failure too
             raise ValueError
-        assert torch.get_num_threads() == 3
+        assert torch.get_num_threads() == 3 and _deterministic_flags() == caller
     finally:
         torch.set_num_threads(threads)
+        set_deterministic(True)
+
+
+def _deterministic_flags() -> tuple[bool, bool, bool]:
+    return (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.backends.cudnn.benchmark,
+        torch.backends.cudnn.deterministic,
+    )
