@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -153,6 +155,29 @@ def test_wrong_input_shape_is_a_model_error():
 def test_parameter_count(name):
     model = create_model(name, n_components=30, patch=25, n_classes=16)
     assert count_parameters(model) == PARAMS_K30_P25_K16[name]
+
+
+DOCS_MODELS = Path(__file__).resolve().parents[1] / "docs" / "models.md"
+
+
+def test_the_docs_model_table_is_the_registrys():
+    # docs/models.md's first table (name, options, parameters, multiply-adds) once kept a
+    # parameter count that a later change to CBAM had made stale; it must follow the code
+    if not DOCS_MODELS.exists():
+        pytest.skip("docs/ is not beside the tests (an installed package)")
+    text = DOCS_MODELS.read_text(encoding="utf-8")
+    table = text[text.index("| name ") :].split("\n\n")[0]
+    rows = {}
+    for line in table.splitlines():
+        m = re.fullmatch(r"\|\s*`(\w+)`\s*\|([^|]*)\|\s*([\d,]+)\s*\|\s*([\d,]+)\s*\|", line)
+        if m:
+            rows[m[1]] = (m[2].strip(), int(m[3].replace(",", "")), int(m[4].replace(",", "")))
+    assert sorted(rows) == ALL_MODELS
+    for name, (options, params, macs) in rows.items():
+        summary = model_summary(name, n_components=30, patch=25, n_classes=16, repeats=0)
+        defaults = ", ".join(f"{k}={v}" for k, v in model_options(name).items())
+        expected = (f"`{defaults}`", summary["params"], summary["macs"])
+        assert (options, params, macs) == expected, name
 
 
 @pytest.mark.parametrize("name", sorted(IMAGENET_PARAMS))
