@@ -173,16 +173,66 @@ def report(rows: list[dict]) -> str:
 
         oa, aa, kappa = (describe([r[k] for r in rs]) for k in ("oa", "aa", "kappa"))
         scores = " / ".join(mean_pm_std(d["mean"], d["std"]) for d in (oa, aa, kappa))
-        maps = [r["map_s"] for r in rs if "map_s" in r]
+        # seconds only from runs made alone (rows from before the flag count as they were)
+        timed = [r for r in rs if r.get("alone", True)]
+        maps = [r["map_s"] for r in timed if "map_s" in r]
         map_s = f"{sum(maps) / len(maps):.1f}" if maps else "-"
-        per_epoch = sum(r["train_s"] / r.get("epochs_run", r["epochs"]) for r in rs) / n
+        per_epoch = "-"
+        if timed:
+            seconds = [r["train_s"] / r.get("epochs_run", r["epochs"]) for r in timed]
+            per_epoch = f"{sum(seconds) / len(seconds):.1f}"
+            if len(timed) < n:
+                per_epoch += f" ({len(timed)} alone)"
         one5 = sum(r["one_class_after_5"] for r in rs) if epochs != "-" else "-"
         one10 = sum(r["one_class_after_10"] for r in rs) if len(rs[0]["curve"]) >= 10 else "-"
         lines.append(
             f"| {scene} | {split} | {model} | {init} | {batch} | {n} | {epochs} | {one5} / {one10}"
             f" | {sum(e95) / n:.1f}, {max(e95)} | {at(5)} / {at(10)} / {at(last)} | {scores} | "
-            f"{per_epoch:.1f} | {map_s} |"
+            f"{per_epoch} | {map_s} |"
         )
+    return "\n".join(lines)
+
+
+def summary(rows: list[dict]) -> str:
+    """Test OA, mean ± std (seeds), a row per model and initialisation, a column per scene and
+    split kind: the rows of :func:`report` side by side."""
+    from hsi.models import model_class
+    from hsi.sweep import describe
+    from hsi.tables import mean_pm_std
+
+    def trained(r: dict) -> bool:
+        return model_class(r["model"]).trained_by_gradient
+
+    cells: dict[tuple, dict[tuple, list[float]]] = {}
+    settings = {(r.get("batch_size", 128), r["epochs"]) for r in rows if trained(r)}
+    for r in rows:
+        key = (r["model"], r["init"] if trained(r) else "-")
+        if len(settings) > 1 and trained(r):  # say which rows ran which batch and epochs
+            key += (f"batch {r.get('batch_size', 128)}, {r['epochs']} epochs",)
+        column = (r["scene"], r.get("split", "stratified"))
+        cells.setdefault(key, {}).setdefault(column, []).append(r["oa"])
+    # each scene's random (stratified) split first, then its spatial one
+    columns = sorted(
+        {c for by_column in cells.values() for c in by_column},
+        key=lambda c: (c[0], c[1] != "stratified", c[1]),
+    )
+    lines = [
+        "| test OA, mean ± std (seeds) | init | "
+        + " | ".join(f"{scene} · {split}" for scene, split in columns)
+        + " |",
+        "|---|---|" + "---|" * len(columns),
+    ]
+    for key, by_column in sorted(cells.items()):
+        values = []
+        for column in columns:
+            oa = by_column.get(column)
+            if not oa:
+                values.append("-")
+                continue
+            d = describe(oa)
+            values.append(f"{mean_pm_std(d['mean'], d['std'])} ({len(oa)})")
+        label = key[0] if len(key) == 2 else f"{key[0]} ({key[2]})"
+        lines.append(f"| {label} | {key[1]} | " + " | ".join(values) + " |")
     return "\n".join(lines)
 
 
@@ -246,6 +296,8 @@ def main() -> None:
     rows = [r for f in args.report for r in json.loads(f.read_text())] if args.report else None
     rows = rows or run(args)
     print(report(rows))
+    print()
+    print(summary(rows))
     if args.plot:
         plot(rows, args.plot)
 
