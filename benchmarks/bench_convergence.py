@@ -182,7 +182,7 @@ def report(rows: list[dict]) -> str:
             seconds = [r["train_s"] / r.get("epochs_run", r["epochs"]) for r in timed]
             per_epoch = f"{sum(seconds) / len(seconds):.1f}"
             if len(timed) < n:
-                per_epoch += f" ({len(timed)} alone)"
+                per_epoch += f" ({len(timed)} of {n} runs)"
         one5 = sum(r["one_class_after_5"] for r in rs) if epochs != "-" else "-"
         one10 = sum(r["one_class_after_10"] for r in rs) if len(rs[0]["curve"]) >= 10 else "-"
         lines.append(

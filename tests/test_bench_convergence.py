@@ -24,7 +24,7 @@ def run(model="hybridsn", seed=0, oa=0.9, split="stratified", init="reference", 
 def test_seconds_come_only_from_runs_made_alone():
     rows = [run(seed=0, alone=True), run(seed=1, alone=False, train_s=100.0, map_s=50.0)]
     line = bench.report(rows).splitlines()[-1]
-    assert line.endswith("| 5.0 (1 alone) | 1.0 |")  # 10 s over 2 epochs; the shared run left out
+    assert line.endswith("| 5.0 (1 of 2 runs) | 1.0 |")  # 10 s over 2 epochs; not the shared run
     shared = bench.report([run(alone=False)]).splitlines()[-1]
     assert shared.endswith("| - | - |")
 
