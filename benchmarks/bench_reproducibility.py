@@ -14,7 +14,7 @@ cores. Every number is measured here, on the CPU, with the seeds listed.
   ``random_state`` against this project's deterministic reducer, then the same training on each
 - the PyTorch thread count (same seed, other threads), and the cost of deterministic mode
 
-    python benchmarks/bench_reproducibility.py                 # about 5 minutes on 2 cores
+    python benchmarks/bench_reproducibility.py                 # about 3.5 minutes on 2 cores
     python benchmarks/bench_reproducibility.py --seeds 10 --epochs 30 --json out.json
 """
 
