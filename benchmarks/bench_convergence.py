@@ -203,12 +203,13 @@ def summary(rows: list[dict]) -> str:
     def trained(r: dict) -> bool:
         return model_class(r["model"]).trained_by_gradient
 
-    cells: dict[tuple, dict[tuple, list[float]]] = {}
+    cells: dict[tuple[str, str], dict[tuple, list[float]]] = {}
     settings = {(r.get("batch_size", 128), r["epochs"]) for r in rows if trained(r)}
     for r in rows:
-        key = (r["model"], r["init"] if trained(r) else "-")
+        label, init = r["model"], r["init"] if trained(r) else "-"
         if len(settings) > 1 and trained(r):  # say which rows ran which batch and epochs
-            key += (f"batch {r.get('batch_size', 128)}, {r['epochs']} epochs",)
+            label += f" (batch {r.get('batch_size', 128)}, {r['epochs']} epochs)"
+        key = (label, init)
         column = (r["scene"], r.get("split", "stratified"))
         cells.setdefault(key, {}).setdefault(column, []).append(r["oa"])
     # each scene's random (stratified) split first, then its spatial one
@@ -222,7 +223,7 @@ def summary(rows: list[dict]) -> str:
         + " |",
         "|---|---|" + "---|" * len(columns),
     ]
-    for key, by_column in sorted(cells.items()):
+    for (label, init), by_column in sorted(cells.items()):
         values = []
         for column in columns:
             oa = by_column.get(column)
@@ -231,8 +232,7 @@ def summary(rows: list[dict]) -> str:
                 continue
             d = describe(oa)
             values.append(f"{mean_pm_std(d['mean'], d['std'])} ({len(oa)})")
-        label = key[0] if len(key) == 2 else f"{key[0]} ({key[2]})"
-        lines.append(f"| {label} | {key[1]} | " + " | ".join(values) + " |")
+        lines.append(f"| {label} | {init} | " + " | ".join(values) + " |")
     return "\n".join(lines)
 
 

@@ -66,9 +66,9 @@ class HSIClassifier(ClassifierMixin, BaseEstimator):
     ``pca_fit``), the windows (``patch``, ``padding``), the split of the labeled pixels into
     training, validation and the rest (``split``, ``train_size``, ``val_size``,
     ``block_size``, ``buffer``), the optimisation (``epochs``, ``batch_size``, ``lr``,
-    ``weight_decay``, ``patience``), reproducibility (``seed``, ``deterministic``,
-    ``threads``: PyTorch's thread count while fitting and predicting; the caller's count is
-    restored after each)
+    ``weight_decay``, ``patience``), reproducibility (``seed``; ``deterministic`` and
+    ``threads``, PyTorch's deterministic mode and thread count while fitting and predicting:
+    the caller's own are restored after each)
     and ``device``. ``nonfinite`` says what NaN/Inf pixels do ("error", or "mask": zero-filled
     and unlabeled); ``out``, a folder, makes ``fit`` also write the run folder ``hsi train
     --out`` writes (maps, metrics of the pixels the split left out, figures); ``progress``

@@ -146,11 +146,10 @@ def test_a_run_gives_the_caller_back_its_threads_and_deterministic_mode(
 
     during = settings_seen(monkeypatch, hsi.stages, "map_scene")
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(3)
-    set_deterministic(False)
     caller = (False, True, False)  # deterministic algorithms, cudnn benchmark, cudnn deterministic
-    try:
+    with run_settings():  # the next test starts from the suite's settings
+        torch.set_num_threads(3)
+        set_deterministic(False)
         run = train_run(tiny_config(scene_file, threads=1, epochs=1), run_dir=tmp_path / "run")
         assert during == [(1, True)]
         state = run.metrics["reproducibility"]
@@ -161,9 +160,6 @@ def test_a_run_gives_the_caller_back_its_threads_and_deterministic_mode(
         with pytest.raises(ValueError), run_settings(1, deterministic=True):  # on failure too
             raise ValueError
         assert torch.get_num_threads() == 3 and _deterministic_flags() == caller
-    finally:
-        torch.set_num_threads(threads)
-        set_deterministic(True)
 
 
 def _deterministic_flags() -> tuple[bool, bool, bool]:
