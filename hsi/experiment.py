@@ -186,6 +186,7 @@ def finish_run(
         scene=scene,
         pred_ids=stages.to_ids(mapped.index, scene, unread=scene.meta.get("nonfinite_mask")),
         used=stages.used_mask(scene, split),
+        buffer=stages.buffer_mask(scene, split),
         reduced=fitted.reduced,
     )
     return RunResult(final_dir, metrics, trained.fit.interrupted, metrics["notes"])

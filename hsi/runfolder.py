@@ -207,13 +207,15 @@ def write_run(
     scene: Scene,
     pred_ids: np.ndarray,
     used: np.ndarray | None = None,
+    buffer: np.ndarray | None = None,
     reduced: np.ndarray | None = None,
 ) -> Path:
     """Write the run folder complete or not at all; ``run_dir=None``: a new one under
     ``config.out``, which ``latest`` then points at. Returns the folder.
 
     ``used`` (H × W bool) marks the training and validation pixels: the figures draw them apart
-    and score only the others, as the metrics do. ``reduced``: the scene through the run's
+    and score only the others, as the metrics do; ``buffer`` (H × W bool) marks the labeled
+    pixels a spatial split tests on neither, drawn apart too. ``reduced``: the scene through the run's
     PCA, for the RGB view (else it is computed again).
     """
     import json
@@ -228,14 +230,14 @@ def write_run(
         bundle.save(stage.path / "model.pt")
         write_text(stage.path / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         write_text(stage.path / "history.csv", csv_text(history, HISTORY_COLUMNS))
-        _draw_run(stage.path, scene, pred_ids, bundle, metrics, history, used, reduced)
+        _draw_run(stage.path, scene, pred_ids, bundle, metrics, history, used, buffer, reduced)
     if run_dir is None:
         point_latest(stage.final)
     return stage.final
 
 
 def _draw_run(
-    folder: Path, scene: Scene, pred_ids, bundle, metrics, history, used, reduced
+    folder: Path, scene: Scene, pred_ids, bundle, metrics, history, used, buffer, reduced
 ) -> None:
     import numpy as np
 
@@ -248,7 +250,14 @@ def _draw_run(
     render.save_map(folder / "map.png", pred_ids, ids, names, palette, title=title)
     labeled = np.where(scene.labels != 0, pred_ids, 0)
     render.save_map(
-        folder / "map_labeled.png", labeled, ids, names, palette, title=title, used=used
+        folder / "map_labeled.png",
+        labeled,
+        ids,
+        names,
+        palette,
+        title=title,
+        used=used,
+        buffer=buffer,
     )
     from hsi.rgb import rgb_title, rgb_view
 
@@ -265,6 +274,7 @@ def _draw_run(
         palette,
         title=title,
         used=used,
+        buffer=buffer,
         rgb=rgb,
         rgb_title=view,
     )

@@ -381,6 +381,15 @@ def used_mask(scene: Scene, split: Split) -> np.ndarray:
     return used
 
 
+def buffer_mask(scene: Scene, split: Split) -> np.ndarray:
+    """H × W: True on the labeled pixels in neither training, validation nor test — a spatial
+    split's buffer, whose windows overlap the training blocks (never scored, as in the metrics).
+    All False for the other strategies, which use every labeled pixel."""
+    kept = used_mask(scene, split)
+    kept[split.test[:, 0], split.test[:, 1]] = True
+    return (scene.labels != 0) & ~kept
+
+
 def _no_test_pixel(scene: Scene, config: TrainConfig) -> str:
     counts = np.unique(scene.labels[scene.labels != 0], return_counts=True)[1]
     if counts.max() < 2:

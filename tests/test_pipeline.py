@@ -179,9 +179,13 @@ def test_public_api_names_resolve():
         hsi.no_such_thing  # noqa: B018
 
 
-def test_a_runs_figures_score_the_test_pixels_only(scene_file, tmp_path, monkeypatch, one_thread):
-    """panels.png and map_labeled.png mark the training and validation pixels and score the
-    rest: the panel's accuracy is the metrics' test OA, not one over every labeled pixel."""
+@pytest.mark.parametrize("split", ["stratified", "spatial"])
+def test_a_runs_figures_score_the_test_pixels_only(
+    scene_file, tmp_path, monkeypatch, one_thread, split
+):
+    """panels.png and map_labeled.png mark the training and validation pixels, and a spatial
+    split's buffer, and score the rest: the panel's accuracy is the metrics' test OA, not one
+    over every labeled pixel nor over the buffer, whose windows overlap the training blocks."""
     from conftest import tiny_config
 
     from hsi import render
@@ -197,19 +201,24 @@ def test_a_runs_figures_score_the_test_pixels_only(scene_file, tmp_path, monkeyp
             return _real(path, *args, **kwargs)
 
         monkeypatch.setattr(render, name, spy)
-    result = train_run(tiny_config(scene_file), run_dir=tmp_path / "run")
+    config = tiny_config(scene_file, split=split, train_size=0.2)
+    result = train_run(config, run_dir=tmp_path / "run")
     (gt, pred, *_), kwargs = calls["save_panels"][0]
-    used = kwargs["used"]
+    used, buffer = kwargs["used"], kwargs["buffer"]
     split = result.metrics["split"]
     assert used.sum() == split["train"] + split["val"]
+    n_buffer = np.count_nonzero(gt) - split["train"] - split["val"] - split["test"]
+    assert buffer.sum() == n_buffer and not (buffer & used).any()
+    assert (n_buffer > 0) == (config.split == "spatial")
     assert sum(split["val_per_class"].values()) == split["val"]
     assert sum(split["train_per_class"].values()) == split["train"]
     assert set(split["val_per_class"]) == set(result.metrics["per_class"])
-    _, n_ok, n_bad = _error_rgb(gt, pred, used)
+    _, n_ok, n_bad = _error_rgb(gt, pred, used, buffer)
     assert n_ok + n_bad == split["test"]
     assert n_ok / (n_ok + n_bad) == pytest.approx(result.metrics["oa"])
     labeled_map = [kw for _, kw in calls["save_map"] if "used" in kw]
     assert len(labeled_map) == 1 and (labeled_map[0]["used"] == used).all()
+    assert (labeled_map[0]["buffer"] == buffer).all()
 
 
 def test_a_runs_map_leaves_the_unread_pixels_unclassified(tmp_path, monkeypatch, one_thread):

@@ -12,7 +12,7 @@ from matplotlib.image import imread
 
 from hsi import render
 from hsi.errors import HSIError
-from hsi.render.maps import CORRECT, USED, WRONG, _error_rgb
+from hsi.render.maps import BUFFER, CORRECT, USED, WRONG, _error_rgb
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IDS = [1, 10, 11, 12, 13, 14]
@@ -239,6 +239,35 @@ def test_panels_score_test_pixels_only_and_show_the_training_pixels(captured):
     rgb, n_ok, n_bad = _error_rgb(gt, pred, used)
     assert (n_ok, n_bad) == (3, 1)
     assert (rgb[0, 0] == USED).all() and (rgb[0, 1] == USED).all() and (rgb[1, 0] == WRONG).all()
+
+
+def test_panels_leave_a_spatial_splits_buffer_unscored(captured):
+    """A spatial split tests neither its training pixels nor the buffer around them (their
+    windows overlap the training blocks): the panel scores the 2 test pixels (1 right, 50 %),
+    not the 4 pixels outside training, of which 3 are right (75 %)."""
+    gt = np.array([[1, 10, 11], [11, 1, 10]])
+    pred = np.array([[1, 10, 11], [1, 1, 10]])
+    used = np.array([[True, True, False], [False, False, False]])
+    buffer = np.array([[False, False, True], [False, False, True]])
+    render.save_panels("p.png", gt, pred, IDS, NAMES, used=used, buffer=buffer)
+    titles = [ax.get_title() for ax in captured[0].axes]
+    assert any("test OA 50.00% (2 px)" in t for t in titles), titles
+    texts = [
+        t.get_text()
+        for ax in captured[0].axes
+        if ax.get_legend()
+        for t in ax.get_legend().get_texts()
+    ]
+    assert texts == ["correct (1)", "wrong (1)", "used for training (2)", "buffer, not scored (2)"]
+    rgb, n_ok, n_bad = _error_rgb(gt, pred, used, buffer)
+    assert (n_ok, n_bad) == (1, 1)
+    assert (rgb[0, 2] == BUFFER).all() and (rgb[1, 2] == BUFFER).all() and (rgb[0, 0] == USED).all()
+    render.save_map("m.png", gt, IDS, NAMES, used=used, buffer=buffer)
+    assert _legend_texts(captured[1])[-2:] == ["used for training (2)", "buffer, not scored (2)"]
+    render.save_map("m.png", gt, IDS, NAMES, used=used, buffer=np.zeros_like(buffer))
+    assert _legend_texts(captured[2])[-1] == "used for training (2)"  # no buffer, no entry
+    with pytest.raises(ValueError, match="buffer mask"):
+        render.save_panels("p.png", gt, pred, IDS, NAMES, used=used, buffer=buffer[:1])
 
 
 def test_map_marks_the_training_pixels(captured):

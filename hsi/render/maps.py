@@ -34,6 +34,10 @@ WRONG = np.array([228, 26, 28], dtype=np.uint8)
 # pixels the model was trained (or validated) on: never scored, drawn apart from test pixels
 USED = np.array([70, 130, 200], dtype=np.uint8)
 USED_LABEL = "used for training"
+# labeled pixels that are neither trained on nor tested: a spatial split's buffer around its
+# training blocks, whose windows overlap the training pixels (scoring them would leak)
+BUFFER = np.array([235, 190, 80], dtype=np.uint8)
+BUFFER_LABEL = "buffer, not scored"
 # Grey/red rather than green/red: readable for the common red-green colour blindness.
 
 
@@ -48,23 +52,32 @@ def save_map(
     legend: bool = True,
     background_label: str | None = None,
     used: np.ndarray | None = None,
+    buffer: np.ndarray | None = None,
 ) -> Path:
     """Write a label map (original ids, 0 = unlabeled) as an image with a class legend beside it.
 
     ``background_label`` (e.g. ``"unlabeled"``) adds a legend entry for 0. ``used`` (H × W
     bool) marks the training and validation pixels, drawn in one colour of their own ("used for
-    training") so that the map shows predictions only where they are a test. Returns the path.
+    training"), and ``buffer`` (H × W bool) the labeled pixels a spatial split keeps out of
+    both training and test, in another ("buffer, not scored"), so that the map shows
+    predictions only where they are a test. Returns the path.
     """
     ids = _as_class_ids(class_ids)
     names = _check_names(class_names, len(ids))
     pal = _as_palette(palette, len(ids))
     rgb = colorize(ids_map, ids, pal)
     handles = _class_handles(ids, names, pal, background_label) if legend else []
+    if buffer is not None:
+        buffer = _as_mask(buffer, rgb.shape[:2], "buffer")
+        rgb[buffer] = BUFFER
     if used is not None:
-        used = _as_mask(used, rgb.shape[:2])
+        used = _as_mask(used, rgb.shape[:2], "training-pixel")
         rgb[used] = USED
-        if legend:
-            handles.append(_patch(USED, f"{USED_LABEL} ({int(used.sum()):,})"))
+    if legend and used is not None:
+        handles.append(_patch(USED, f"{USED_LABEL} ({int(used.sum()):,})"))
+    if legend and buffer is not None and buffer.any():  # only spatial splits have one
+        n_buffer = int((buffer & ~used).sum()) if used is not None else int(buffer.sum())
+        handles.append(_patch(BUFFER, f"{BUFFER_LABEL} ({n_buffer:,})"))
     h, w = rgb.shape[:2]
     map_w, map_h = _map_inches(h, w)
     wide = w / h > 2.0
@@ -87,26 +100,35 @@ def save_map(
 
 
 def _error_rgb(
-    gt: np.ndarray, pred: np.ndarray, used: np.ndarray | None = None
+    gt: np.ndarray,
+    pred: np.ndarray,
+    used: np.ndarray | None = None,
+    buffer: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int, int]:
-    """Correct / wrong on the scored pixels (labeled, not ``used``); ``used`` ones apart."""
+    """Correct / wrong on the scored pixels (labeled, neither ``used`` nor ``buffer``); the
+    others apart, each in its colour."""
     labeled = gt != 0
-    scored = labeled if used is None else labeled & ~used
+    scored = labeled.copy()
+    for mask in (used, buffer):
+        if mask is not None:
+            scored &= ~mask
     correct = scored & (pred == gt)
     wrong = scored & ~correct
     rgb = np.empty(gt.shape + (3,), dtype=np.uint8)
     rgb[:] = BACKGROUND
     rgb[correct] = CORRECT
     rgb[wrong] = WRONG
+    if buffer is not None:
+        rgb[labeled & buffer] = BUFFER
     if used is not None:
         rgb[labeled & used] = USED
     return rgb, int(correct.sum()), int(wrong.sum())
 
 
-def _as_mask(mask: Any, shape: tuple[int, ...]) -> np.ndarray:
+def _as_mask(mask: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != tuple(shape):
-        raise RenderError(f"the training-pixel mask is {mask.shape} but the map is {tuple(shape)}")
+        raise RenderError(f"the {what} mask is {mask.shape} but the map is {tuple(shape)}")
     return mask
 
 
@@ -125,6 +147,7 @@ def save_panels(
     title: str | None = None,
     background_label: str | None = None,
     used: np.ndarray | None = None,
+    buffer: np.ndarray | None = None,
     rgb: np.ndarray | None = None,
     rgb_title: str = "Scene",
 ) -> Path:
@@ -133,7 +156,8 @@ def save_panels(
 
     Errors are judged on the test pixels only: labeled (gt != 0) and not ``used`` (H × W bool,
     the pixels the model was trained or validated on, drawn in blue as "used for training" and
-    never counted). Correct in grey, wrong in red (a 0 in the prediction there counts as
+    never counted) and not ``buffer`` (H × W bool: a spatial split's buffer, labeled pixels in
+    neither training nor test, drawn in amber as "buffer, not scored"). Correct in grey, wrong in red (a 0 in the prediction there counts as
     wrong), unlabeled in black. Returns the path.
     """
     ids = _as_class_ids(class_ids)
@@ -146,8 +170,10 @@ def save_panels(
     gt_rgb = colorize(gt, ids, pal)
     pred_rgb = colorize(pred, ids, pal)
     if used is not None:
-        used = _as_mask(used, gt.shape)
-    err_rgb, n_ok, n_bad = _error_rgb(gt, pred, used)
+        used = _as_mask(used, gt.shape, "training-pixel")
+    if buffer is not None:
+        buffer = _as_mask(buffer, gt.shape, "buffer")
+    err_rgb, n_ok, n_bad = _error_rgb(gt, pred, used, buffer)
     if rgb is not None and np.shape(rgb) != gt.shape + (3,):
         raise RenderError(f"the RGB view is {np.shape(rgb)} but the maps are {gt.shape}")
     n_scored = n_ok + n_bad
@@ -171,7 +197,7 @@ def save_panels(
     fig = _new_figure((fig_w, fig_h))
     axes = list(fig.subplots(n, 1) if stacked else fig.subplots(1, n))
 
-    what = "test OA" if used is not None else "OA"
+    what = "test OA" if used is not None or buffer is not None else "OA"
     if n_scored:
         oa_text = f"{what} {100 * n_ok / n_scored:.2f}% ({n_scored:,} px)"
     else:
@@ -189,6 +215,9 @@ def save_panels(
     err_handles = [_patch(CORRECT, f"correct ({n_ok:,})"), _patch(WRONG, f"wrong ({n_bad:,})")]
     if used is not None:
         err_handles.append(_patch(USED, f"{USED_LABEL} ({int((used & (gt != 0)).sum()):,})"))
+    if buffer is not None and (buffer & (gt != 0)).any():
+        n_buffer = int((buffer & (gt != 0) & ~(used if used is not None else False)).sum())
+        err_handles.append(_patch(BUFFER, f"{BUFFER_LABEL} ({n_buffer:,})"))
     axes[-1].legend(
         handles=err_handles,
         loc="upper center",
