@@ -78,6 +78,21 @@ def check_choice(param: str, value: Any, choices: tuple[str, ...]) -> str:
     return value
 
 
+def check_file_options_absent(
+    dataset: str | None, labels: Any, cube_key: str | None, labels_key: str | None
+) -> None:
+    """A named dataset brings its own cube and ground truth: the options that read a scene
+    FILE are refused next to it rather than ignored (and recorded in metrics.json as if used)."""
+    options = {"labels": labels, "cube_key": cube_key, "labels_key": labels_key}
+    given = [name for name, value in options.items() if value is not None]
+    if dataset is not None and given:
+        raise ConfigError(
+            f"{', '.join(given)}: for a scene FILE; dataset {dataset} brings its own "
+            "ground truth",
+            params=(*given, "dataset"),
+        )
+
+
 @dataclass
 class TrainConfig:
     # the scene
@@ -136,6 +151,7 @@ class TrainConfig:
             raise ConfigError(
                 "give exactly one of dataset NAME or scene FILE", params=("dataset", "scene")
             )
+        check_file_options_absent(self.dataset, self.labels, self.cube_key, self.labels_key)
         if self.scene is not None and self.labels is None and self.labels_key is None:
             raise ConfigError(
                 "scene needs its ground truth to train: labels FILE (or labels_key)",

@@ -35,7 +35,7 @@ import torch
 from hsi import distributed, stages
 from hsi.atomic import atomic_paths
 from hsi.bundle import ModelBundle, find_bundle
-from hsi.config import TrainConfig, check_choice
+from hsi.config import TrainConfig, check_choice, check_file_options_absent
 from hsi.data.io import read_scene
 from hsi.data.scene import Scene, ids_to_indices
 from hsi.errors import BundleError, ConfigError, DataError, OutputError
@@ -303,15 +303,7 @@ def _check_predict_options(out, scene_path, dataset, labels, cube_key, labels_ke
         raise ConfigError(
             "give exactly one scene to map: a scene FILE or dataset NAME", params=("dataset",)
         )
-    if dataset is not None:
-        given = [k for k, v in (("labels", labels), ("cube_key", cube_key)) if v is not None]
-        given += ["labels_key"] if labels_key is not None else []
-        if given:
-            raise ConfigError(
-                f"{', '.join(given)}: for a scene FILE; dataset {dataset} brings its own "
-                "ground truth",
-                params=tuple(given) + ("dataset",),
-            )
+    check_file_options_absent(dataset, labels, cube_key, labels_key)
     if out.suffix.lower() not in MAP_OUTPUTS:
         raise ConfigError(
             f"out {out}: expected a map file ending in {', '.join(MAP_OUTPUTS)}", params=("out",)

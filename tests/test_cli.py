@@ -324,6 +324,53 @@ def test_predict_needs_exactly_one_scene(workdir, trained, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_ctrl_c_during_training_saves_the_run_and_exits_130(workdir, tmp_path, monkeypatch):
+    """The run is written with the best weights so far, but a script `hsi train … && next`
+    must not carry on as if training had finished: exit code 130, as Ctrl-C anywhere else."""
+    import hsi.training
+
+    real_fit = hsi.training.fit
+
+    def fit_then_ctrl_c(model, *args, **kwargs):
+        validated = []
+        forward = model.forward
+
+        def interrupted_forward(x):
+            if not model.training:
+                validated.append(True)
+            elif validated:  # the first batch of epoch 2
+                raise KeyboardInterrupt
+            return forward(x)
+
+        model.forward = interrupted_forward
+        result = real_fit(model, *args, **kwargs)
+        model.forward = forward
+        return result
+
+    monkeypatch.setattr(hsi.training, "fit", fit_then_ctrl_c)
+    res = invoke("train", "--scene", workdir / "cube.npy", "--labels", workdir / "gt.npy",
+                 "--pca", "13", "--patch", "9", "--epochs", "50", "--batch-size", "8",
+                 "--train-size", "0.3", "--out", tmp_path / "runs", "--quiet")  # fmt: skip
+    assert res.exit_code == 130, res.output
+    assert "interrupted: training stopped early" in res.output
+    run = (tmp_path / "runs" / "latest").resolve()
+    assert json.loads((run / "metrics.json").read_text())["training"]["interrupted"]
+    assert (run / "model.pt").is_file()
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_train_and_sweep_refuse_file_options_beside_a_dataset(workdir, tmp_path, command):
+    """They used to train on the dataset's own ground truth and record --labels in
+    metrics.json as if it had been read; now they refuse, as predict does, before any download."""
+    res = invoke(command, "--dataset", "salinas_a", "--labels", workdir / "gt.npy",
+                 "--cube-key", "cube", "--data-dir", tmp_path / "cache", "--out", tmp_path / "runs")  # fmt: skip
+    check_user_error(res, "--labels, --cube-key", "--dataset salinas_a brings its own ground truth")
+    res = invoke(command, "--dataset", "salinas_a", "--labels-key", "gt",
+                 "--data-dir", tmp_path / "cache", "--out", tmp_path / "runs")  # fmt: skip
+    check_user_error(res, "--labels-key: for a scene FILE")
+    assert not list(tmp_path.iterdir())
+
+
 # ----------------------------------------------------------------------------- the command itself
 def run_hsi(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
     """`python -m hsi ARGS` in a fresh process."""
