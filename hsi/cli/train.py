@@ -29,7 +29,8 @@ def train(
     """Train a model on a scene; write model.pt, metrics, maps and figures to a run folder.
 
     The kept weights are the best on the validation pixels; test pixels serve only the final
-    OA / AA / Kappa. Ctrl-C stops training and still writes the best bundle so far.
+    OA / AA / Kappa. Ctrl-C stops training and still writes the best bundle so far (exit
+    code 130).
     `hsi train --config runs/<run>/metrics.json` reruns a run with its options (and seed).
     """
     quiet = options.pop("quiet")
@@ -43,5 +44,8 @@ def train(
     scores = f"OA {m['oa']:.4f}  AA {m['aa']:.4f}  Kappa {m['kappa']:.4f}"
     typer.echo(f"{scores}  ({m['split']['test']} test pixels)")
     typer.echo(f"run: {result.run_dir}")
-    if result.interrupted:
-        typer.echo("training was interrupted; the bundle holds the best weights so far", err=True)
+    if result.interrupted:  # saved, but not the run asked for: `hsi train … && next` stops
+        typer.echo(
+            "interrupted: training stopped early; the run holds the best weights so far", err=True
+        )
+        raise typer.Exit(130)
