@@ -87,8 +87,7 @@ def check_file_options_absent(
     given = [name for name, value in options.items() if value is not None]
     if dataset is not None and given:
         raise ConfigError(
-            f"{', '.join(given)}: for a scene FILE; dataset {dataset} brings its own "
-            "ground truth",
+            f"{', '.join(given)}: for a scene FILE; dataset {dataset} brings its own ground truth",
             params=(*given, "dataset"),
         )
 

@@ -215,8 +215,8 @@ def write_run(
 
     ``used`` (H × W bool) marks the training and validation pixels: the figures draw them apart
     and score only the others, as the metrics do; ``buffer`` (H × W bool) marks the labeled
-    pixels a spatial split tests on neither, drawn apart too. ``reduced``: the scene through the run's
-    PCA, for the RGB view (else it is computed again).
+    pixels a spatial split tests on neither, drawn apart too. ``reduced``: the scene through the
+    run's PCA, for the RGB view (else it is computed again).
     """
     import json
 

@@ -363,7 +363,8 @@ def test_train_and_sweep_refuse_file_options_beside_a_dataset(workdir, tmp_path,
     """They used to train on the dataset's own ground truth and record --labels in
     metrics.json as if it had been read; now they refuse, as predict does, before any download."""
     res = invoke(command, "--dataset", "salinas_a", "--labels", workdir / "gt.npy",
-                 "--cube-key", "cube", "--data-dir", tmp_path / "cache", "--out", tmp_path / "runs")  # fmt: skip
+                 "--cube-key", "cube", "--data-dir", tmp_path / "cache",
+                 "--out", tmp_path / "runs")  # fmt: skip
     check_user_error(res, "--labels, --cube-key", "--dataset salinas_a brings its own ground truth")
     res = invoke(command, "--dataset", "salinas_a", "--labels-key", "gt",
                  "--data-dir", tmp_path / "cache", "--out", tmp_path / "runs")  # fmt: skip

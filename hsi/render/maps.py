@@ -157,8 +157,8 @@ def save_panels(
     Errors are judged on the test pixels only: labeled (gt != 0) and not ``used`` (H × W bool,
     the pixels the model was trained or validated on, drawn in blue as "used for training" and
     never counted) and not ``buffer`` (H × W bool: a spatial split's buffer, labeled pixels in
-    neither training nor test, drawn in amber as "buffer, not scored"). Correct in grey, wrong in red (a 0 in the prediction there counts as
-    wrong), unlabeled in black. Returns the path.
+    neither training nor test, drawn in amber as "buffer, not scored"). Correct in grey, wrong
+    in red (a 0 in the prediction there counts as wrong), unlabeled in black. Returns the path.
     """
     ids = _as_class_ids(class_ids)
     names = _check_names(class_names, len(ids))
