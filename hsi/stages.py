@@ -123,10 +123,11 @@ def split_pixels(scene: Scene, config: TrainConfig, say: Log | None = None) -> S
         block_size=config.block_size,
         buffer=config.buffer,
     )
+    if len(split.test) == 0:  # before the notes: a refusal is one line
+        message, params = _no_test_pixel(scene, config)
+        raise ConfigError(message, params=params)
     for note in split.notes:
         say(note)
-    if len(split.test) == 0:
-        raise ConfigError(_no_test_pixel(scene, config))
     return split
 
 
@@ -390,16 +391,17 @@ def buffer_mask(scene: Scene, split: Split) -> np.ndarray:
     return (scene.labels != 0) & ~kept
 
 
-def _no_test_pixel(scene: Scene, config: TrainConfig) -> str:
+def _no_test_pixel(scene: Scene, config: TrainConfig) -> tuple[str, tuple[str, ...]]:
+    """Why no pixel is left to test, and the options that would leave some."""
     counts = np.unique(scene.labels[scene.labels != 0], return_counts=True)[1]
     if counts.max() < 2:
         return (
             f"{scene.name}: every class has a single labeled pixel, and it goes to training; "
             "a class needs at least 2 labeled pixels (one to train on, one to test): label more"
-        )
+        ), ()
     if config.split == "spatial":
         return (
-            "the spatial split leaves no test pixel outside the training blocks' buffer; lower "
-            "train_size, buffer or block_size"
-        )
-    return "the split leaves no test pixel; lower train_size"
+            "the spatial split leaves no test pixel: every labeled pixel is in a training block "
+            "or next to one; lower train_size, buffer or block_size"
+        ), ("train_size", "buffer", "block_size")
+    return "the split leaves no test pixel; lower train_size", ("train_size",)

@@ -116,8 +116,9 @@ def check_refused(result, *needles: str) -> str:
     return lines[0]
 
 
-def run_refused(argv: list[str], out: Path, needles: list[str], cwd: Path | None = None):
-    """Invoke the CLI; it must refuse with one line and leave ``out`` exactly as it was."""
+def run_refused(argv: list[str], out: Path, needles: list[str], cwd: Path | None = None) -> str:
+    """Invoke the CLI; it must refuse with one line and leave ``out`` exactly as it was.
+    Returns that line."""
     before = snapshot(out)
     old = Path.cwd()
     if cwd is not None:
@@ -126,8 +127,9 @@ def run_refused(argv: list[str], out: Path, needles: list[str], cwd: Path | None
         result = runner.invoke(app, [str(a) for a in argv])
     finally:
         os.chdir(old)
-    check_refused(result, *needles)
+    line = check_refused(result, *needles)
     assert snapshot(out) == before, f"{out} changed"
+    return line
 
 
 # ----------------------------------------------------------------------------- train
@@ -183,6 +185,16 @@ def test_train_refuses(files, tmp_path, case):
             args.append(a)
     argv = ["train", *scene_args(files, name, cube_key), *TINY, *args, "--out", out]
     run_refused(argv, out, needles)
+
+
+def test_a_split_with_no_test_pixel_is_one_line_without_quiet_too(files, tmp_path):
+    """The split's notes (blocks, classes without test pixels) used to come first: five lines
+    before the error. The error names the options that would leave test pixels."""
+    out = tmp_path / "runs"
+    loud = [a for a in TINY if a != "--quiet"]
+    argv = ["train", *scene_args(files), *loud, "--split", "spatial", "--buffer", "40"]
+    line = run_refused([*argv, "--out", out], out, ["no test pixel"])
+    assert all(f"--{o}" in line for o in ("train-size", "buffer", "block-size")), line
 
 
 def test_read_only_out_is_refused_before_the_scene_is_read(files, tmp_path, monkeypatch):
