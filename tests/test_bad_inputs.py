@@ -252,6 +252,16 @@ PREDICT_CASES = {
     "--out under a file": ((None, None, "a_file/m.png", []), ["--out", "a_file is a file"]),
     "--out's .npy is a folder": ((None, None, "sub/m.png", []), ["m.npy is a folder"]),
     "usage error from click": ((None, None, None, ["--method"]), ["--method"]),
+    # options of the other mode (one map / --out-dir), refused rather than ignored
+    "--format without --out-dir": ((None, None, None, ["--format", "tif"]), ["--format: for"]),
+    "--backend without --out-dir": (
+        (None, None, None, ["--backend", "ray"]),
+        ["--backend: for --out-dir"],
+    ),
+    "--out beside --out-dir": (
+        (None, None, None, ["--out-dir", "maps"]),
+        ["--out: for one scene", "--out-dir names each map"],
+    ),
 }
 
 

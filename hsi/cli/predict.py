@@ -26,6 +26,7 @@ from hsi.cli.options import (
 @app.command("predict")
 @user_errors
 def predict(
+    ctx: typer.Context,
     scenes: Annotated[
         list[Path] | None,
         typer.Argument(
@@ -115,7 +116,9 @@ def predict(
     """
     from hsi.experiment import predict_run
 
-    if out_dir is not None or len(scenes or []) > 1:
+    many = out_dir is not None or len(scenes or []) > 1
+    _refuse_options_of_the_other_mode(ctx, many)
+    if many:
         _predict_many(
             scenes or [], out_dir, model, runs, dataset, labels, mask, _value(format),
             _value(backend), address, _value(method), _value(device), _value(nonfinite), tta,
@@ -148,6 +151,31 @@ def predict(
         typer.echo(f"OA {m['oa']:.4f}  AA {m['aa']:.4f}  Kappa {m['kappa']:.4f}")
     for role, path in summary["outputs"].items():
         typer.echo(f"{role}: {path}")
+
+
+def _refuse_options_of_the_other_mode(ctx: typer.Context, many: bool) -> None:
+    """--out names one map; --format, --backend and --address shape --out-dir's: an option
+    given for the other mode is refused rather than ignored."""
+    from hsi.errors import ConfigError
+
+    def given(name: str) -> bool:
+        # by name: typer may bring its own copy of click, whose enum is not click's
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+    if many and given("out"):
+        raise ConfigError(
+            "out: for one scene; out_dir names each map after its scene (OUT_DIR/<scene>.png, "
+            "or the suffix format gives)",
+            params=("out", "out_dir", "format"),
+        )
+    wrong = [name for name in ("format", "backend", "address") if given(name)]
+    if not many and wrong:
+        raise ConfigError(
+            f"{', '.join(wrong)}: for out_dir DIR (several scenes); one map's kind follows the "
+            "suffix of out",
+            params=(*wrong, "out_dir", "out"),
+        )
 
 
 def _predict_many(
