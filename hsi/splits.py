@@ -103,6 +103,18 @@ def _random_split(labels, train_size, val_size, rng) -> Split:
         train.append(part_train)
         val.append(part_val)
         test.append(part_test)
+    starved = [
+        (cls, len(t), len(v))
+        for cls, t, v in zip(_classes(labels), train, val, strict=True)
+        if len(v) > len(t)
+    ]
+    if starved:  # a count meant for large scenes, or a fraction near 1: say what it did
+        cls, n_t, n_v = starved[0]
+        notes.append(
+            f"val_size {val_size} leaves fewer pixels to train on than to validate on in "
+            f"{len(starved)} of {len(train)} classes (class {cls}: {n_t} to train on, {n_v} "
+            "to validate on)"
+        )
     return Split(_stack(train), _stack(val), _stack(test), notes)
 
 
@@ -293,12 +305,24 @@ def _stack(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros((0, 2), dtype=np.int64)
 
 
-def parse_size(text: str) -> float | int:
-    """``"0.1"`` → 0.1, ``"50"`` → 50: the CLI's ``--train-size`` / ``--val-size``."""
+def parse_size(text: str, option: str = "train_size") -> float | int:
+    """``"0.1"`` → 0.1, ``"50"`` → 50: the CLI's ``--train-size`` / ``--val-size``.
+
+    A whole number written as a decimal (``"1.0"``) is refused: it reads as a count of one
+    pixel per class but was most likely meant as a fraction, and a fraction of 1 leaves no
+    pixel to test.
+    """
+    wrong = ConfigError(
+        f"{option}: expected a fraction below 1 like 0.1 or a whole count per class like 50, "
+        f"got {text!r}",
+        params=(option,),
+    )
     try:
         value = float(text)
     except ValueError:
-        raise ConfigError(
-            f"expected a fraction like 0.1 or a count like 50, got {text!r}"
-        ) from None
-    return int(value) if value.is_integer() and value >= 1 else value
+        raise wrong from None
+    if value.is_integer() and value >= 1:
+        if not text.strip().isdigit():
+            raise wrong
+        return int(value)
+    return value

@@ -149,6 +149,8 @@ TRAIN_CASES = {
     "infinite lr": (["--lr", "inf"], ["--lr", "finite"]),
     "NaN lr": (["--lr", "nan"], ["--lr", "finite"]),
     "zero lr": (["--lr", "0"], ["--lr"]),
+    "train size 1.0, a count of 1 or every pixel": (["--train-size", "1.0"], ["--train-size"]),
+    "val size not a number": (["--val-size", "ten"], ["--val-size", "ten"]),
     "batch size beyond a C int": (["--batch-size", str(10**20)], ["--batch-size", "2**31 - 1"]),
     "threads beyond a C int": (["--threads", str(10**20)], ["--threads", "2**31 - 1"]),
     "usage error from click": (["--pca", "abc"], ["--pca", "integer"]),

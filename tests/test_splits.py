@@ -156,8 +156,22 @@ def test_bad_train_size(size):
 
 def test_parse_size():
     assert parse_size("0.1") == 0.1 and parse_size("50") == 50
-    with pytest.raises(ConfigError):
-        parse_size("ten")
+    with pytest.raises(ConfigError, match="val_size: expected"):
+        parse_size("ten", "val_size")
+    # "1.0" read as one pixel per class, silently: a decimal whole number is refused
+    for text in ("1.0", "50.0", "1e1"):
+        with pytest.raises(ConfigError, match="whole count"):
+            parse_size(text)
+
+
+def test_a_validation_share_larger_than_training_is_said():
+    """--val-size 200 on a small scene took all but one training pixel per class, unsaid."""
+    labels = np.repeat(np.arange(1, 4), 60).reshape(12, 15)
+    split = make_split(labels, "stratified", train_size=0.5, val_size=200, seed=0)
+    assert len(split.train) == 3 and len(split.val) == 87
+    assert any("fewer pixels to train on than to validate on in 3 of 3" in n for n in split.notes)
+    split = make_split(labels, "stratified", train_size=0.5, val_size=0.1, seed=0)
+    assert not split.notes
 
 
 def test_buffer_reaches_the_split_from_the_config():

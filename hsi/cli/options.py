@@ -383,10 +383,10 @@ def _config_fields(
     """The TrainConfig fields the options of train and sweep give, each passed by name."""
     from hsi.splits import parse_size
 
-    def size(text: str | float | int) -> float | int:
+    def size(text: str | float | int, option: str) -> float | int:
         if not isinstance(text, str):
             return text
-        return 0 if text == "0" else parse_size(text)
+        return 0 if text == "0" else parse_size(text, option)
 
     model_options = {k: v for k, v in (("width", width), ("groups", groups)) if v is not None}
     return dict(
@@ -403,8 +403,8 @@ def _config_fields(
         patch=patch,
         padding=_value(padding),
         split=_value(split),
-        train_size=size(train_size),
-        val_size=size(val_size),
+        train_size=size(train_size, "train_size"),
+        val_size=size(val_size, "val_size"),
         block_size=block_size,
         buffer=buffer,
         model=model,

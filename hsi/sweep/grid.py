@@ -59,10 +59,7 @@ def parse_train_sizes(text: str | float | int | Sequence[float | int]) -> list[f
             continue
         if not part.strip():
             raise ConfigError(f"train_size: empty element in {text!r}", params=("train_size",))
-        try:
-            sizes.append(parse_size(part.strip()))
-        except ConfigError as exc:
-            raise ConfigError(f"train_size: {exc}", params=("train_size",)) from None
+        sizes.append(parse_size(part.strip(), "train_size"))
     return list(dict.fromkeys(sizes))
 
 
