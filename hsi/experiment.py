@@ -412,7 +412,7 @@ def _write_prediction(
     names = bundle.class_names
     with_confidence = probability is not None
     outputs = _output_paths(out, labels=scene.labels is not None, confidence=with_confidence)
-    n_map_files = len(map_paths(out, confidence=with_confidence))
+    map_files = map_paths(out, confidence=with_confidence)
     with atomic_paths(list(outputs.values())) as tmp_paths:
         tmp = dict(zip(outputs, tmp_paths, strict=True))
         write_map(
@@ -425,7 +425,7 @@ def _write_prediction(
             transform=scene.transform,
             confidence=probability,
             title=title,
-            tmp_paths=[tmp[_role(i)] for i in range(n_map_files)],
+            tmp_paths=[tmp[_role(out, path)] for path in map_files],
         )
         if "npy" in tmp:
             np.save(tmp["npy"], pred_ids.astype(id_dtype(class_ids, smallest=np.int16)))
@@ -448,8 +448,17 @@ def _write_prediction(
 MAP_OUTPUTS = (".png", ".tif", ".tiff", ".hdr")
 
 
-def _role(i: int) -> str:
-    return "map" if i == 0 else f"map_{i}"
+def _role(out: Path, path: Path) -> str:
+    """What a file of the map is, for the list ``hsi predict`` prints: map, style (a GeoTIFF's
+    QGIS style), image (an ENVI header's data), confidence (and its image)."""
+    if path == out:
+        return "map"
+    kind = "confidence" if path.stem.endswith("_confidence") else ""
+    if path.suffix == ".qml":
+        return "style"
+    if path.suffix == ".img":
+        return f"{kind}_image" if kind else "image"
+    return kind or path.suffix.lstrip(".")
 
 
 def _output_paths(out: Path, *, labels: bool, confidence: bool = False) -> dict[str, Path]:
@@ -457,7 +466,7 @@ def _output_paths(out: Path, *, labels: bool, confidence: bool = False) -> dict[
     style, an ENVI header's image), the .npy and .mat beside a PNG, panels and metrics."""
     from hsi.mapfiles import map_paths
 
-    outputs = {_role(i): path for i, path in enumerate(map_paths(out, confidence=confidence))}
+    outputs = {_role(out, path): path for path in map_paths(out, confidence=confidence)}
     if out.suffix.lower() == ".png":
         outputs.update(npy=out.with_suffix(".npy"), mat=out.with_suffix(".mat"))
     if labels:

@@ -88,7 +88,8 @@ def _predict_scene(
     dense_ok = bool(getattr(model, "supports_dense", False))
     if method == "dense" and not dense_ok:
         raise ConfigError(
-            f"method dense: {type(model).__name__} has strided layers; use patches or auto",
+            f"method dense: {type(model).__name__} has no whole-scene pass (it needs "
+            "stride-1 layers applied to each window alike); use patches or auto",
             params=("method",),
         )
     use_dense = dense_ok if method == "auto" else method == "dense"

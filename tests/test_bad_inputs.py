@@ -311,6 +311,8 @@ def test_models_lists_those_that_fit_and_marks_the_others():
     assert set(rows["hybridsn"][1:]) == {"-"} and "(does" in rows["hybridsn"][0]
     assert any(c.isdigit() for c in rows["mobilenet_v2"][1]), rows["mobilenet_v2"]
     check_refused(runner.invoke(app, ["models", "--pca", "0", "--no-timing"]), "--pca")
+    # an even window fits no model: the error says so rather than naming HybridSN's minimum
+    check_refused(runner.invoke(app, ["models", "--patch", "8", "--no-timing"]), "--patch", "odd")
 
 
 def test_usage_errors_are_one_line_in_a_real_process(files, tmp_path):

@@ -98,7 +98,7 @@ def test_geotiff_nodata_pixels(tmp_path):
     cube = CUBE.copy()
     cube[2, 3, :] = -9999
     p = cube_tif(tmp_path / "nd.tif", cube, nodata=-9999)
-    with pytest.raises(DataError, match=r"nd\.tif: 1 pixels are nodata"):
+    with pytest.raises(DataError, match=r"nd\.tif: 1 pixel is nodata"):
         read_scene(p)
     lab_p = write_tif(tmp_path / "gt.tif", np.maximum(GT, 1))
     s = read_scene(p, lab_p, nonfinite="mask")

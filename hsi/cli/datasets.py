@@ -90,6 +90,9 @@ def models(
     from hsi.preprocess import check_components
 
     check_components(pca)
+    from hsi.patches import check_patch_size
+
+    check_patch_size(patch)  # an even window fits no model: say that, not one model's minimum
     unfit = _unfit_models(pca, patch, classes)
 
     table = Table(title=f"Models for k={pca}, p={patch}, K={classes}")

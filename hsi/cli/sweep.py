@@ -133,7 +133,8 @@ def sweep(
     from rich.table import Table
 
     header, rows = headline(result.summary)
-    title = f"{configs[0].scene_name} — {', '.join(names)}: {len(seed_list)} seeds"
+    seeds = f"{len(seed_list)} seed" + ("s" if len(seed_list) != 1 else "")
+    title = f"{configs[0].scene_name} — {', '.join(names)}: {seeds}"
     table = Table(title=title)
     for col in header:
         left = col in ("model", "train size")

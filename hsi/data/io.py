@@ -332,9 +332,11 @@ def _check_finite(
     if n_bad == 0:
         return cube, gt, None
     if policy == "error":
-        what = "are nodata or contain NaN or Inf" if nodata else "contain NaN or Inf"
+        verb = ("is", "contains") if n_bad == 1 else ("are", "contain")
+        what = f"{verb[0]} nodata or {verb[1]}" if nodata else verb[1]
         raise DataError(
-            f"{path.name}: {n_bad} pixels {what}; clean the cube, or pass "
+            f"{path.name}: {n_bad} {'pixel' if n_bad == 1 else 'pixels'} {what} NaN or Inf; "
+            "clean the cube, or pass "
             f"nonfinite mask to zero-fill them and treat them as unlabeled",
             params=("nonfinite",),
         )

@@ -139,7 +139,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     threads = summary.get("threads_per_run")
     if threads is not None:
         lines.append(
-            f"Each run trained with {threads} PyTorch thread(s); on this machine "
+            f"Each run trained with {threads} PyTorch "
+            f"{'thread' if threads == 1 else 'threads'}; on this machine "
             f"`hsi train --threads {threads}` with the same options, `--seed` and "
             "`--train-size` repeats a run bit for bit."
         )
