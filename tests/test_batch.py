@@ -45,6 +45,7 @@ def test_maps_the_good_scenes_reports_the_bad_one(scenes, trained, tmp_path, bac
     assert "2 of 3 scenes mapped" in res.stdout
     errors = [line for line in res.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "bad.npy" in errors[0], res.stderr
+    assert errors[0].count("bad.npy") == 1, errors[0]  # the scene named once, not twice
     assert sorted(p.name for p in out.iterdir()) == [
         "a.qml", "a.tif", "b.qml", "b.tif", "summary.csv",
     ]  # fmt: skip

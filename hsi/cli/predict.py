@@ -216,5 +216,8 @@ def _predict_many(
     if result.failed:
         for row in result.rows:
             if row["status"] != "ok":
-                typer.echo(f"error: {Path(row['scene']).name}: {row['error']}", err=True)
+                name, error = Path(row["scene"]).name, row["error"]
+                # most errors name their file already: "x.mat: x.mat has …" says it twice
+                where = "" if error.startswith(f"{name}:") else f"{name}: "
+                typer.echo(f"error: {where}{error}", err=True)
         raise typer.Exit(1)
