@@ -199,6 +199,17 @@ def test_a_split_with_no_test_pixel_is_one_line_without_quiet_too(files, tmp_pat
     assert all(f"--{o}" in line for o in ("train-size", "buffer", "block-size")), line
 
 
+def test_under_torchrun_process_0_alone_prints_the_error(files, tmp_path, monkeypatch):
+    """Every process meets the same bad input; N copies of one error line helped no one."""
+    argv = ["train", *scene_args(files), *TINY, "--lr", "0", "--out", tmp_path / "runs"]
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    result = runner.invoke(app, [str(a) for a in argv])
+    assert result.exit_code == 2 and result.stderr == "", result.stderr
+    monkeypatch.setenv("RANK", "0")
+    run_refused(argv, tmp_path / "runs", ["--lr"])
+
+
 def test_read_only_out_is_refused_before_the_scene_is_read(files, tmp_path, monkeypatch):
     """A read-only file system (EROFS) simulated: root ignores permission bits, not mounts."""
     import tempfile

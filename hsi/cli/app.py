@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -141,7 +142,9 @@ def user_errors(func):
             with library_messages(bool(kwargs.get("quiet", False))):
                 return func(*args, **kwargs)
         except HSIError as exc:
-            typer.echo(f"error: {' '.join(exc.cli_message().split())}", err=True)
+            # under torchrun every process meets the same bad input: process 0 alone says so
+            if os.environ.get("RANK", "0") == "0":
+                typer.echo(f"error: {' '.join(exc.cli_message().split())}", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
