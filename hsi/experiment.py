@@ -450,15 +450,18 @@ MAP_OUTPUTS = (".png", ".tif", ".tiff", ".hdr")
 
 def _role(out: Path, path: Path) -> str:
     """What a file of the map is, for the list ``hsi predict`` prints: map, style (a GeoTIFF's
-    QGIS style), image (an ENVI header's data), confidence (and its image)."""
-    if path == out:
-        return "map"
-    kind = "confidence" if path.stem.endswith("_confidence") else ""
-    if path.suffix == ".qml":
-        return "style"
-    if path.suffix == ".img":
-        return f"{kind}_image" if kind else "image"
-    return kind or path.suffix.lstrip(".")
+    QGIS style), image (an ENVI header's data), confidence (and its image). Decided against
+    the names :func:`~hsi.mapfiles.map_paths` gives, not by pattern: a map may itself be
+    called ``x_confidence.hdr``."""
+    confidence = out.with_name(f"{out.stem}_confidence{out.suffix}")
+    roles = {
+        out: "map",
+        out.with_suffix(".qml"): "style",
+        out.with_suffix(".img"): "image",
+        confidence: "confidence",
+        confidence.with_suffix(".img"): "confidence_image",
+    }
+    return roles[path]
 
 
 def _output_paths(out: Path, *, labels: bool, confidence: bool = False) -> dict[str, Path]:

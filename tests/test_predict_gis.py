@@ -126,6 +126,20 @@ def test_confidence_beside_the_geotiff(geo_scene, trained, tmp_path):
         np.testing.assert_array_equal(ids, src.read(1))
 
 
+def test_an_envi_map_named_like_a_confidence_keeps_all_four_files(geo_scene, trained, tmp_path):
+    """The files' roles were once guessed from '_confidence' in their names: a map called
+    a_confidence.hdr lost its .img to its confidence's, and the command still exited 0."""
+    scene, *_ = geo_scene
+    res = _predict(scene, trained, tmp_path / "a_confidence.hdr", "--confidence")
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [
+        "a_confidence.hdr", "a_confidence.img",
+        "a_confidence_confidence.hdr", "a_confidence_confidence.img",
+    ], names  # fmt: skip
+    for role in ("map:", "image:", "confidence:", "confidence_image:"):
+        assert role in res.output, res.output
+
+
 def test_confidence_needs_a_raster_map(geo_scene, trained, tmp_path):
     scene, *_ = geo_scene
     args = ["predict", str(scene), "--model", str(trained), "--out", str(tmp_path / "m.png")]
