@@ -302,6 +302,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         threads = record.get("reproducibility", {}).get("torch_threads")
         if data.get("threads") is None and isinstance(threads, int):
             data["threads"] = threads
+        if data.get("dataset") is not None:
+            # earlier versions recorded them although a dataset's own ground truth was used
+            for key in ("labels", "cube_key", "labels_key"):
+                data.pop(key, None)
     return data
 
 

@@ -188,6 +188,17 @@ def test_from_dict_is_strict_and_round_trips():
     assert TrainConfig.from_dict({"lr": 1, "patience": None}).lr == 1
 
 
+def test_a_recorded_dataset_run_reruns_without_the_file_options_it_ignored(tmp_path):
+    """Earlier versions recorded --labels/--cube-key beside --dataset although the dataset's
+    own ground truth was used; now refused when typed, they must not block such a rerun."""
+    config = {"dataset": "indian_pines", "labels": "gt.mat", "cube_key": "x", "labels_key": "y"}
+    (tmp_path / "metrics.json").write_text(json.dumps({"config": config}))
+    rerun = TrainConfig.from_file(tmp_path).validate()
+    assert rerun.dataset == "indian_pines" and rerun.labels is rerun.cube_key is None
+    with pytest.raises(ConfigError, match="labels, cube_key, labels_key: for a scene FILE"):
+        TrainConfig(**config).validate()  # typed, or in a recipe file: refused
+
+
 def test_a_recorded_run_without_threads_reruns_with_the_count_it_ran_with(tmp_path):
     metrics = {
         "oa": 0.9,

@@ -150,6 +150,23 @@ def test_sweep_run_equals_a_single_run_and_takes_a_second_axis(scene_file, tmp_p
     assert result.rows[1]["oa"] == single.metrics["oa"]
 
 
+def test_a_dataset_sweep_recorded_with_file_options_resumes_without_them(tmp_path):
+    """Earlier versions recorded --labels beside --dataset (and ignored it); now that it is
+    refused, the same sweep must still resume, and other changes still be refused."""
+    from hsi.config import TrainConfig
+    from hsi.sweep.folder import _check_manifest, _shared_options
+
+    config = TrainConfig(dataset="indian_pines", epochs=3)
+    recorded = {**_shared_options(config), "labels": "/data/gt.mat", "cube_key": "x"}
+    (tmp_path / "sweep.json").write_text(json.dumps({"options": recorded}))
+    run = tmp_path / "ts0.1" / "seed_0"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text(json.dumps({"training": {"interrupted": False}}))
+    _check_manifest(tmp_path, config)
+    with pytest.raises(ConfigError, match="epochs: 3 → 4"):
+        _check_manifest(tmp_path, TrainConfig(dataset="indian_pines", epochs=4))
+
+
 def test_an_interrupted_run_is_not_finished(tmp_path):
     run = tmp_path / "seed_0"
     run.mkdir()

@@ -20,6 +20,8 @@ _FREE_OPTIONS = ("seed", "train_size", "out", "workers", "data_dir")
 # Options each model of a sweep over several models may set for itself (its own window and
 # PCA, its width); every other option is shared by all of them.
 MODEL_OPTIONS = ("model", "patch", "pca", "model_options")
+# a scene file's options: a dataset brings its own cube and ground truth
+FILE_OPTIONS = ("labels", "cube_key", "labels_key")
 
 
 def sweep_folder(config: TrainConfig | Sequence[TrainConfig]) -> Path:
@@ -95,6 +97,8 @@ def _check_manifest(folder: Path, config: TrainConfig | Sequence[TrainConfig]) -
                 f"{path}: not a sweep manifest ({exc}); delete it or pick another out",
                 params=("out",),
             ) from None
+        if recorded.get("dataset") is not None:  # recorded while ignored (now refused)
+            recorded = {k: v for k, v in recorded.items() if k not in FILE_OPTIONS}
         changed = [
             f"{key}: {recorded.get(key)!r} → {options.get(key)!r}"
             for key in sorted(set(recorded) | set(options))
