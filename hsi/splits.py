@@ -286,7 +286,13 @@ def check_size(option: str, size, *, allow_zero: bool = False) -> float | int:
             f"{option} must be a fraction in (0, 1) or a positive count, got {size}",
             params=(option,),
         )
-    if isinstance(size, float) and size.is_integer() and size >= 1:
+    if isinstance(size, float) and size == 1:
+        raise ConfigError(
+            f"{option} 1.0 could mean every pixel (which leaves none to test) or one per class; "
+            "write a fraction below 1, or 1 for one pixel per class",
+            params=(option,),
+        )
+    if isinstance(size, float) and size.is_integer() and size >= 1:  # 50.0 from a JSON file
         size = int(size)
     if isinstance(size, (int, np.integer)):
         size = int(size)

@@ -401,7 +401,8 @@ def _no_test_pixel(scene: Scene, config: TrainConfig) -> tuple[str, tuple[str, .
         ), ()
     if config.split == "spatial":
         return (
-            "the spatial split leaves no test pixel: every labeled pixel is in a training block "
-            "or next to one; lower train_size, buffer or block_size"
-        ), ("train_size", "buffer", "block_size")
+            "the spatial split leaves no test pixel: the training and validation blocks and the "
+            "margin around the training blocks take every labeled pixel; lower train_size, "
+            "val_size, buffer or block_size"
+        ), ("train_size", "val_size", "buffer", "block_size")
     return "the split leaves no test pixel; lower train_size", ("train_size",)

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from hsi import distributed
 from hsi.augment import random_views
-from hsi.errors import HSIError, TrainingError
+from hsi.errors import TrainingError
 from hsi.inference import predict_patches
 from hsi.patches import PatchDataset
 from hsi.progress import EpochBar
@@ -144,7 +144,8 @@ def fit(
         interrupted = True
     elapsed = time.perf_counter() - t0
     if best_state is None:
-        raise HSIError("training was interrupted before the first epoch ended; nothing was saved")
+        # still a Ctrl-C (exit code 130 on the command line), saying what it cost
+        raise KeyboardInterrupt("training stopped before the first epoch ended; nothing was saved")
     last_epoch = history[-1]["epoch"] if history else 0
     last_state = best_state if best_epoch == last_epoch else copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)

@@ -196,17 +196,26 @@ def test_a_split_with_no_test_pixel_is_one_line_without_quiet_too(files, tmp_pat
     loud = [a for a in TINY if a != "--quiet"]
     argv = ["train", *scene_args(files), *loud, "--split", "spatial", "--buffer", "40"]
     line = run_refused([*argv, "--out", out], out, ["no test pixel"])
-    assert all(f"--{o}" in line for o in ("train-size", "buffer", "block-size")), line
+    assert all(f"--{o}" in line for o in ("train-size", "val-size", "buffer", "block-size")), line
 
 
-def test_under_torchrun_process_0_alone_prints_the_error(files, tmp_path, monkeypatch):
-    """Every process meets the same bad input; N copies of one error line helped no one."""
+def test_under_torchrun_process_0_alone_prints_a_bad_option(files, tmp_path, monkeypatch):
+    """Every process checks the same options: N copies of one error line helped no one. An
+    error a process may meet alone (a file its node cannot read) is still each one's to say,
+    and RANK without torchrun's WORLD_SIZE (a cluster's own variable) silences nothing."""
     argv = ["train", *scene_args(files), *TINY, "--lr", "0", "--out", tmp_path / "runs"]
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
     result = runner.invoke(app, [str(a) for a in argv])
     assert result.exit_code == 2 and result.stderr == "", result.stderr
+    from hsi.cli.app import _left_to_process_0
+    from hsi.errors import DataError
+
+    assert not _left_to_process_0(DataError("scene.npz: cannot read the file"))
     monkeypatch.setenv("RANK", "0")
+    run_refused(argv, tmp_path / "runs", ["--lr"])
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("RANK", "1")
     run_refused(argv, tmp_path / "runs", ["--lr"])
 
 

@@ -174,6 +174,16 @@ def test_a_validation_share_larger_than_training_is_said():
     assert not split.notes
 
 
+def test_a_size_of_1_0_is_refused_from_files_and_the_api_too():
+    """1.0 in a TOML/JSON recipe silently trained on one pixel per class; 50.0 still means 50."""
+    labels = np.repeat(np.arange(1, 4), 60).reshape(12, 15)
+    with pytest.raises(ConfigError, match="train_size 1.0 could mean every pixel"):
+        make_split(labels, "stratified", train_size=1.0)
+    with pytest.raises(ConfigError, match="val_size 1.0"):
+        make_split(labels, "stratified", train_size=0.5, val_size=1.0)
+    assert len(make_split(labels, "per_class", train_size=50.0).train) == 150
+
+
 def test_buffer_reaches_the_split_from_the_config():
     from hsi.config import TrainConfig
     from hsi.stages import split_pixels

@@ -142,15 +142,23 @@ def user_errors(func):
             with library_messages(bool(kwargs.get("quiet", False))):
                 return func(*args, **kwargs)
         except HSIError as exc:
-            # under torchrun every process meets the same bad input: process 0 alone says so
-            if os.environ.get("RANK", "0") == "0":
+            if not _left_to_process_0(exc):
                 typer.echo(f"error: {' '.join(exc.cli_message().split())}", err=True)
             raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            typer.echo("interrupted", err=True)
+        except KeyboardInterrupt as exc:
+            typer.echo(f"interrupted: {exc}" if str(exc) else "interrupted", err=True)
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def _left_to_process_0(exc: HSIError) -> bool:
+    """Under torchrun every process checks the same options: process 0 alone reports a bad
+    one. Other errors (a file one node cannot read) are each process's to report."""
+    from hsi.errors import ConfigError
+
+    under_torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return under_torchrun and os.environ.get("RANK", "0") != "0" and isinstance(exc, ConfigError)
 
 
 def _progress(quiet: bool) -> bool:
