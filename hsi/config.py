@@ -78,13 +78,17 @@ def check_choice(param: str, value: Any, choices: tuple[str, ...]) -> str:
     return value
 
 
+#: the options that read a scene FILE; a named dataset brings its own cube and ground truth
+FILE_OPTIONS = ("labels", "cube_key", "labels_key")
+
+
 def check_file_options_absent(
     dataset: str | None, labels: Any, cube_key: str | None, labels_key: str | None
 ) -> None:
     """A named dataset brings its own cube and ground truth: the options that read a scene
     FILE are refused next to it rather than ignored (and recorded in metrics.json as if used)."""
-    options = {"labels": labels, "cube_key": cube_key, "labels_key": labels_key}
-    given = [name for name, value in options.items() if value is not None]
+    values = (labels, cube_key, labels_key)
+    given = [name for name, value in zip(FILE_OPTIONS, values, strict=True) if value is not None]
     if dataset is not None and given:
         raise ConfigError(
             f"{', '.join(given)}: for a scene FILE; dataset {dataset} brings its own ground truth",
@@ -304,7 +308,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
             data["threads"] = threads
         if data.get("dataset") is not None:
             # earlier versions recorded them although a dataset's own ground truth was used
-            for key in ("labels", "cube_key", "labels_key"):
+            for key in FILE_OPTIONS:
                 data.pop(key, None)
     return data
 

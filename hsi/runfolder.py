@@ -249,15 +249,9 @@ def _draw_run(
     title = f"{scene.name}, test pixels: OA {m['oa']:.3f}  AA {m['aa']:.3f}  κ {m['kappa']:.3f}"
     render.save_map(folder / "map.png", pred_ids, ids, names, palette, title=title)
     labeled = np.where(scene.labels != 0, pred_ids, 0)
+    unscored = {"used": used, "buffer": buffer}  # drawn apart, never scored, in both figures
     render.save_map(
-        folder / "map_labeled.png",
-        labeled,
-        ids,
-        names,
-        palette,
-        title=title,
-        used=used,
-        buffer=buffer,
+        folder / "map_labeled.png", labeled, ids, names, palette, title=title, **unscored
     )
     from hsi.rgb import rgb_title, rgb_view
 
@@ -273,9 +267,8 @@ def _draw_run(
         names,
         palette,
         title=title,
-        used=used,
-        buffer=buffer,
         rgb=rgb,
+        **unscored,
         rgb_title=view,
     )
     render.save_confusion(folder / "confusion.png", np.asarray(m["confusion"]), ids, names)

@@ -215,9 +215,10 @@ def save_panels(
     err_handles = [_patch(CORRECT, f"correct ({n_ok:,})"), _patch(WRONG, f"wrong ({n_bad:,})")]
     if used is not None:
         err_handles.append(_patch(USED, f"{USED_LABEL} ({int((used & (gt != 0)).sum()):,})"))
-    if buffer is not None and (buffer & (gt != 0)).any():
-        n_buffer = int((buffer & (gt != 0) & ~(used if used is not None else False)).sum())
-        err_handles.append(_patch(BUFFER, f"{BUFFER_LABEL} ({n_buffer:,})"))
+    if buffer is not None:
+        shown = buffer & (gt != 0) if used is None else buffer & (gt != 0) & ~used
+        if shown.any():  # only spatial splits have one
+            err_handles.append(_patch(BUFFER, f"{BUFFER_LABEL} ({int(shown.sum()):,})"))
     axes[-1].legend(
         handles=err_handles,
         loc="upper center",

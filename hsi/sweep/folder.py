@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from hsi.atomic import write_text
-from hsi.config import TrainConfig
+from hsi.config import FILE_OPTIONS, TrainConfig
 from hsi.errors import ConfigError, HSIError
 from hsi.sweep.grid import size_label
 
@@ -20,8 +20,6 @@ _FREE_OPTIONS = ("seed", "train_size", "out", "workers", "data_dir")
 # Options each model of a sweep over several models may set for itself (its own window and
 # PCA, its width); every other option is shared by all of them.
 MODEL_OPTIONS = ("model", "patch", "pca", "model_options")
-# a scene file's options: a dataset brings its own cube and ground truth
-FILE_OPTIONS = ("labels", "cube_key", "labels_key")
 
 
 def sweep_folder(config: TrainConfig | Sequence[TrainConfig]) -> Path:
