@@ -83,6 +83,23 @@ def test_describe_matches_the_textbook():
     assert describe([])["mean"] is None
 
 
+def test_interval_stays_within_the_scores_range():
+    # two seeds: t(0.975, 1) = 12.7, so the raw interval of 0.95 and 1.0 reaches 1.29
+    raw = describe([0.95, 1.0])
+    assert raw["ci95"][1] > 1.0
+    clipped = describe([0.95, 1.0], bounds=(0.0, 1.0))
+    assert clipped["ci95"][1] == 1.0 and clipped["ci95"][0] == raw["ci95"][0]
+    rows = [
+        {"train_size": 0.1, "seed": s, "oa": oa, "aa": oa, "kappa": k, "class_3": oa}
+        for s, oa, k in [(0, 0.95, -0.9), (1, 1.0, -0.6)]
+    ]
+    g = summarize(rows)["groups"][0]
+    for stats in [*g["metrics"].values(), g["per_class"]["3"]]:
+        lo, hi = stats["ci95"]
+        assert -1.0 <= lo <= hi <= 1.0
+    assert g["metrics"]["oa"]["ci95"][1] == 1.0 and g["metrics"]["kappa"]["ci95"][0] == -1.0
+
+
 def test_summary_groups_by_train_size():
     rows = [
         {"train_size": ts, "seed": s, "oa": oa, "aa": oa, "kappa": oa, "class_10": oa}

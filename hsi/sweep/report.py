@@ -134,7 +134,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines.append(f"Seeds: {_seed_text(seeds)} ({len(seeds)} per {per}).")
     lines.append(
         "Scores in % (Kappa ×100): mean ± sample standard deviation over seeds; the 95 % "
-        "confidence interval of the mean uses the t distribution."
+        "confidence interval of the mean uses the t distribution, clipped to the scores' range "
+        "(0–100 %, Kappa −100–100)."
     )
     threads = summary.get("threads_per_run")
     if threads is not None:

@@ -17,6 +17,11 @@ METRICS = ("oa", "aa", "kappa")
 
 METRIC_LABELS = {"oa": "OA", "aa": "AA", "kappa": "Kappa"}
 
+# The values each score can take: a t-interval over two or three seeds is wide enough to leave
+# them (an OA interval reaching 104 %), and a mean outside them is impossible, not uncertain.
+ACCURACY_RANGE = (0.0, 1.0)
+METRIC_RANGES = {"oa": ACCURACY_RANGE, "aa": ACCURACY_RANGE, "kappa": (-1.0, 1.0)}
+
 
 def _row(
     ts: float | int, seed: int, run_dir: Path, folder: Path, model: str | None = None
@@ -41,10 +46,13 @@ def _row(
     return row
 
 
-def describe(values: Sequence[float | None]) -> dict[str, Any]:
+def describe(
+    values: Sequence[float | None], *, bounds: tuple[float, float] | None = None
+) -> dict[str, Any]:
     """Mean, sample std (ddof=1), min, max and 95 % t-interval of the finite values.
 
-    With a single value the spread is unknown: std and the interval are ``None``.
+    With a single value the spread is unknown: std and the interval are ``None``. ``bounds``
+    are the values the quantity can take; the interval is clipped to them.
     """
     x = np.asarray([v for v in values if v is not None], dtype=np.float64)
     x = x[np.isfinite(x)]
@@ -61,7 +69,10 @@ def describe(values: Sequence[float | None]) -> dict[str, Any]:
         std = float(np.std(x, ddof=1))
         half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
         out["std"] = std
-        out["ci95"] = [mean - half, mean + half]
+        lo, hi = mean - half, mean + half
+        if bounds is not None:
+            lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+        out["ci95"] = [lo, hi]
     return out
 
 
@@ -90,12 +101,16 @@ def summarize(
                 "train_size": ts,
                 "runs": len(sel),
                 "seeds": [row["seed"] for row in sel],
-                "metrics": {m: describe([row[m] for row in sel]) for m in METRICS},
-                "train_time_s": describe([row.get("train_time_s") for row in sel]),
+                "metrics": {
+                    m: describe([row[m] for row in sel], bounds=METRIC_RANGES[m]) for m in METRICS
+                },
+                "train_time_s": describe(
+                    [row.get("train_time_s") for row in sel], bounds=(0.0, math.inf)
+                ),
                 "per_class": {
                     col[len("class_") :]: {
                         "name": names.get(col[len("class_") :], col),
-                        **describe([row.get(col) for row in sel]),
+                        **describe([row.get(col) for row in sel], bounds=ACCURACY_RANGE),
                     }
                     for col in class_cols
                 },
