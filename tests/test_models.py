@@ -201,6 +201,9 @@ def test_forward_backward(name):
     for pname, p in model.named_parameters():
         assert p.grad is not None, f"{pname} gets no gradient"
         assert torch.isfinite(p.grad).all(), pname
+        # DistributedDataParallel copies gradients into buckets laid out like the parameters
+        # and warns when they differ ("grad strides do not match bucket view strides")
+        assert p.grad.stride() == p.stride(), pname
 
 
 @pytest.mark.parametrize("name", ALL_MODELS)

@@ -163,7 +163,9 @@ class SSFTT(PatchClassifier):
         h = self.conv2d(h.flatten(1, 2))  # (N, 64, p−4, p−4)
         h = h.flatten(2).transpose(1, 2)  # (N, n, 64): one feature vector per pixel
         # each token is a softmax-weighted average over the pixels of the projected features
-        weights = torch.matmul(h, self.token_wa.transpose(1, 2)).transpose(1, 2).softmax(-1)
+        # token_wa[0].t(), not token_wa.transpose(1, 2): the same products, but the broadcast
+        # batch dim of 1 gave the gradient strides DDP warns about ("grad strides do not match")
+        weights = torch.matmul(h, self.token_wa[0].t()).transpose(1, 2).softmax(-1)
         return torch.matmul(weights, torch.matmul(h, self.token_wv))  # (N, L, dim)
 
     def forward(self, x: Tensor) -> Tensor:
