@@ -241,9 +241,15 @@ def predict_run(
         )
     _check_map_target(out, confidence)
     if dataset is not None:
+        from hsi.data.fetch import scene_dir
         from hsi.data.registry import get_scene_info
 
-        get_scene_info(dataset)  # an unknown name, before the bundle is read
+        info = get_scene_info(dataset)  # an unknown name, before the bundle is read
+        folder = scene_dir(info, data_dir)
+        inputs = [folder / f.filename for f in info.files.values()]
+    else:
+        inputs = [Path(p) for p in (scene_path, labels) if p is not None]
+    _refuse_overwriting_inputs(out, inputs, confidence)
     bundle_file = find_bundle(bundle_path, runs=runs)
     bundle = ModelBundle.load(bundle_file)
     if confidence:
@@ -484,6 +490,20 @@ def _check_map_target(out: Path, confidence: bool = False) -> None:
     for path in _output_paths(out, labels=True, confidence=confidence).values():
         if path.is_dir():
             raise OutputError(f"--out {out}: {path} is a folder; expected a file name")
+
+
+def _refuse_overwriting_inputs(out: Path, inputs: list[Path], confidence: bool) -> None:
+    """No file the map writes may be one it reads: ``--out cube.png`` writes cube.mat beside the
+    PNG, and ``--out scene.tif`` would be the scene itself."""
+    # an ENVI header's image sits beside it under the same stem
+    read = {q.resolve() for p in inputs for q in (p, p.with_suffix(".img"), p.with_suffix(""))}
+    for role, path in _output_paths(out, labels=True, confidence=confidence).items():
+        if path.resolve() in read and path.exists():
+            raise ConfigError(
+                f"out {out}: its {role} file would overwrite {path}, an input of the map; "
+                "write the map under another name or into another folder",
+                params=("out",),
+            )
 
 
 def _nothing_to_score(labels: np.ndarray, class_ids: np.ndarray, labels_path) -> str:

@@ -274,11 +274,24 @@ PREDICT_CASES = {
     "--out under a file": ((None, None, "a_file/m.png", []), ["--out", "a_file is a file"]),
     "--out's .npy is a folder": ((None, None, "sub/m.png", []), ["m.npy is a folder"]),
     "usage error from click": ((None, None, None, ["--method"]), ["--method"]),
+    # a map written over what it reads: the .npy beside a PNG, the ground truth, the map itself
+    "--out's .npy is the scene": (
+        (None, None, "cube.png", []),
+        ["--out", "npy file would overwrite", "cube.npy, an input"],
+    ),
+    "--out's .npy is the ground truth": (
+        (None, None, "gt.png", ["--labels", "gt.npy"]),
+        ["--out", "gt.npy, an input"],
+    ),
     # options of the other mode (one map / --out-dir), refused rather than ignored
     "--format without --out-dir": ((None, None, None, ["--format", "tif"]), ["--format: for"]),
     "--backend without --out-dir": (
         (None, None, None, ["--backend", "ray"]),
-        ["--backend: for --out-dir"],
+        ["--backend: for --out-dir DIR (several scenes)"],
+    ),
+    "--address without --out-dir": (
+        (None, None, None, ["--address", "auto"]),
+        ["--address: for --out-dir DIR (several scenes)"],
     ),
     "--out beside --out-dir": (
         (None, None, None, ["--out-dir", "maps"]),

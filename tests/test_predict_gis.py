@@ -179,3 +179,14 @@ def test_a_scene_from_other_wavelengths_is_refused(tmp_path, one_thread):
     other = tif(tmp_path / "other.tif", np.linspace(400, 2400, 20))
     with pytest.raises(HSIError, match="band 20 is at 2400 nm but the model .* on 900 nm there"):
         predict_run(other, tmp_path / "no.png", bundle_path=run)
+
+
+@pytest.mark.parametrize("out", ["cube.tif", "gt.tif"])
+def test_a_geotiff_map_never_replaces_its_scene_or_ground_truth(geo_scene, trained, out):
+    scene, labels, *_ = geo_scene
+    before = {p.name: p.read_bytes() for p in scene.parent.iterdir()}
+    target = scene.parent / out
+    args = ["predict", str(scene), "--labels", str(labels), "--model", str(trained)]
+    res = runner.invoke(app, [*args, "--out", str(target)])
+    assert res.exit_code == 2 and f"would overwrite {target}, an input" in res.stderr, res.output
+    assert {p.name: p.read_bytes() for p in scene.parent.iterdir()} == before

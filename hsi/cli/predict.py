@@ -171,9 +171,10 @@ def _refuse_options_of_the_other_mode(ctx: typer.Context, many: bool) -> None:
         )
     wrong = [name for name in ("format", "backend", "address") if given(name)]
     if not many and wrong:
+        # --backend and --address have no one-scene meaning; --format has --out's suffix
+        suffix = "; one map's kind follows the suffix of out" if "format" in wrong else ""
         raise ConfigError(
-            f"{', '.join(wrong)}: for out_dir DIR (several scenes); one map's kind follows the "
-            "suffix of out",
+            f"{', '.join(wrong)}: for out_dir DIR (several scenes){suffix}",
             params=(*wrong, "out_dir", "out"),
         )
 
