@@ -26,6 +26,7 @@ from hsi.sweep import (
     summarize,
     summary_markdown,
 )
+from hsi.sweep.local import default_threads
 
 runner = CliRunner()
 
@@ -147,6 +148,25 @@ def test_cli_sweep_three_seeds_two_jobs_then_resume(scene_file, tmp_path):
     assert "0 trained, 3 already done" in again.stdout
     assert (folder / "ts0.3" / "seed_1" / "model.pt").stat().st_mtime_ns == stamp
     assert read_rows(folder / "sweep.csv") == rows
+    assert {r["threads"] for r in rows} == {default_threads(2)}
+    assert summary["threads_per_run"] == default_threads(2)
+
+    # resumed with --jobs 1, a new run trains with this process's threads: the summaries say
+    # each run's own count, not the last part's for every run
+    own = torch.get_num_threads()
+    torch.set_num_threads(default_threads(2) + 1)
+    try:
+        resumed = ["sweep", *tiny_options(scene_file), "--seeds", "0-3", "--jobs", "1"]
+        more = runner.invoke(app, [*resumed, "--out", str(tmp_path)])
+    finally:
+        torch.set_num_threads(own)
+    assert more.exit_code == 0, more.output
+    assert "1 trained, 3 already done" in more.stdout
+    threads = [r["threads"] for r in read_rows(folder / "sweep.csv")]
+    assert threads == [default_threads(2)] * 3 + [default_threads(2) + 1]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["threads_per_run"] == [default_threads(2), default_threads(2) + 1]
+    assert "sweep.csv's `threads` column" in (folder / "summary.md").read_text()
 
     # a resume with other options would mix incomparable runs: refused before any training
     other = runner.invoke(app, [*args[:-2], "--out", str(tmp_path), "--epochs", "3"])

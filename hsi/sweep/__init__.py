@@ -194,8 +194,14 @@ def run_sweep(
 
     rows = [_row(spec.train_size, spec.seed, spec.run_dir, folder, spec.model) for spec in plan]
     summary = summarize(rows, config=configs, seeds=seeds, train_sizes=sizes)
-    threads = backend.threads(configs[0])
-    summary["threads_per_run"] = threads if threads is not None else torch_threads()
+    counts = sorted({row["threads"] for row in rows if row.get("threads") is not None})
+    if len(counts) > 1:
+        summary["threads_per_run"] = counts
+    elif counts:
+        summary["threads_per_run"] = counts[0]
+    else:  # runs written before metrics.json recorded their threads
+        threads = backend.threads(configs[0])
+        summary["threads_per_run"] = threads if threads is not None else torch_threads()
     summary["backend"] = backend.name
     outputs = write_outputs(folder, rows, summary)
     return SweepResult(folder, rows, summary, ran=len(todo), skipped=skipped, outputs=outputs)

@@ -51,7 +51,8 @@ def _plot_groups(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
 def rows_csv(rows: Sequence[dict[str, Any]]) -> str:
     """sweep.csv: a row per run, the per-class accuracies between the scores and the times."""
     head = ["model", "train_size", "seed", *METRICS]
-    tail = ["train_time_s", "total_time_s", "best_epoch", "epochs_run", "test_pixels", "run"]
+    tail = ["train_time_s", "total_time_s", "best_epoch", "epochs_run", "test_pixels"]
+    tail += ["threads", "run"]
     return csv_text(rows, head + _class_columns(rows) + tail)
 
 
@@ -138,7 +139,14 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         "(0–100 %, Kappa −100–100)."
     )
     threads = summary.get("threads_per_run")
-    if threads is not None:
+    if isinstance(threads, list):  # resumed with another --jobs: each run has its own count
+        counts = " or ".join(map(str, threads))
+        lines.append(
+            f"Runs trained with {counts} PyTorch threads (sweep.csv's `threads` column, per "
+            "run); on this machine `hsi train --threads N` with a run's own N, the same "
+            "options, `--seed` and `--train-size` repeats it bit for bit."
+        )
+    elif threads is not None:
         lines.append(
             f"Each run trained with {threads} PyTorch "
             f"{'thread' if threads == 1 else 'threads'}; on this machine "

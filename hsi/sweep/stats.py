@@ -41,6 +41,8 @@ def _row(
     row["best_epoch"] = training.get("best_epoch")
     row["epochs_run"] = training.get("epochs_run")
     row["test_pixels"] = metrics.get("split", {}).get("test")
+    # the weights depend on it: a sweep resumed with another --jobs trains with another count
+    row["threads"] = metrics.get("reproducibility", {}).get("torch_threads")
     row["run"] = Path(run_dir).relative_to(folder).as_posix()
     row["_class_names"] = {cid: e["name"] for cid, e in metrics["per_class"].items()}
     return row
