@@ -50,3 +50,26 @@ def test_paint_layout_keeps_layout(shared_data):
     s = paint_layout(gt, bands=50, seed=0)
     assert s.cube.shape == (145, 145, 50) and s.cube.dtype == np.float32
     assert np.array_equal(s.labels, gt) and s.n_classes == 16
+
+
+def test_indian_pines_like_reads_the_layout_wherever_it_is_called_from(
+    shared_data, tmp_path, monkeypatch
+):
+    from hsi.data import fetch
+    from hsi.data.io import read_labels
+    from hsi.data.synthetic import indian_pines_like
+
+    gt_file = shared_data / "indian_pines" / "Indian_pines_gt.mat"
+    asked = []
+
+    def cached(scene, data_dir=None, *args, **kwargs):  # the dataset cache, without a download
+        asked.append((scene, data_dir))
+        return {"cube": tmp_path / "unused.mat", "labels": gt_file}
+
+    monkeypatch.setattr(fetch, "download_dataset", cached)
+    monkeypatch.chdir(tmp_path)  # the old default, "../shared/data", hung on the folder
+    scene = indian_pines_like(bands=20, data_dir=tmp_path / "cache")
+    assert asked == [("indian_pines", tmp_path / "cache")]
+    assert np.array_equal(scene.labels, read_labels(gt_file)) and scene.cube.shape[2] == 20
+    given = indian_pines_like(shared_data.resolve(), bands=20)
+    assert np.array_equal(given.cube, scene.cube)

@@ -96,13 +96,28 @@ def paint_layout(
 
 
 def indian_pines_like(
-    shared_data: str | Path = "../shared/data", bands: int = 200, seed: int = 0
+    shared_data: str | Path | None = None,
+    bands: int = 200,
+    seed: int = 0,
+    *,
+    data_dir: str | Path | None = None,
 ) -> Scene:
-    """The semi-synthetic Indian Pines scene: real 145×145 layout, synthetic 200-band spectra."""
+    """The semi-synthetic Indian Pines scene: real 145×145 layout, synthetic 200-band spectra.
+
+    The layout is ``Indian_pines_gt.mat`` from ``<shared_data>/indian_pines/`` when
+    ``shared_data`` is given, else the standard scene's ground truth from the dataset cache
+    (``data_dir``, as :func:`hsi.data.fetch.download_dataset`; fetched once if missing).
+    """
     from hsi.data.io import read_labels
     from hsi.data.registry import get_scene_info
 
-    gt = read_labels(Path(shared_data) / "indian_pines" / "Indian_pines_gt.mat")
+    if shared_data is None:
+        from hsi.data.fetch import download_dataset
+
+        gt_file = download_dataset("indian_pines", data_dir)["labels"]
+    else:
+        gt_file = Path(shared_data) / "indian_pines" / "Indian_pines_gt.mat"
+    gt = read_labels(gt_file)
     names = list(get_scene_info("indian_pines").class_names)
     return paint_layout(gt, bands, seed=seed, class_names=names, name="indian_pines_semisynthetic")
 
