@@ -209,6 +209,9 @@ def test_datasets_lists_the_seven_scenes(tmp_path):
     for name in ("indian_pines", "salinas", "salinas_a", "pavia_u", "pavia_c", "ksc", "botswana"):
         assert name in res.output
     assert "145×145×200" in res.output and "10,249" in res.output
+    # the sources data/README.md asks users to cite, each scene's under its name
+    assert "indian_pines: M. F. Baumgardner" in res.output and "doi:10.4231/R7RX991C" in res.output
+    assert "ksc, botswana: J. Ham" in res.output
     check_user_error(invoke("datasets", "download", "atlantis"), "unknown dataset 'atlantis'")
 
 

@@ -15,7 +15,8 @@ from hsi.cli.options import (
 @datasets_app.callback()
 @user_errors
 def datasets(ctx: typer.Context, data_dir: DataDir = None) -> None:
-    """List the standard scenes: size H×W×B, classes, labeled pixels, cached or not, and where."""
+    """List the standard scenes: size H×W×B, classes, labeled pixels, cached or not, and where;
+    then the source to cite for each."""
     if ctx.invoked_subcommand is not None:
         return
     from rich.console import Console
@@ -26,7 +27,8 @@ def datasets(ctx: typer.Context, data_dir: DataDir = None) -> None:
     table = Table(title="Standard scenes")
     for col in ("name", "title", "H×W×B", "classes", "labeled", "cached", "where"):
         table.add_column(col, overflow="fold")
-    for row in dataset_status(data_dir):
+    rows = dataset_status(data_dir)
+    for row in rows:
         h, w, b = row["shape"]
         table.add_row(
             row["name"],
@@ -37,7 +39,17 @@ def datasets(ctx: typer.Context, data_dir: DataDir = None) -> None:
             "yes" if row["cached"] else "no",
             str(row["where"]),
         )
-    Console(width=max(120, Console().width)).print(table)
+    console = Console(width=max(120, Console().width))
+    console.print(table)
+    from hsi.data.registry import get_scene_info
+
+    # scenes sharing a source are cited once, by all their names
+    sources: dict[str, list[str]] = {}
+    for row in rows:
+        sources.setdefault(get_scene_info(row["name"]).citation, []).append(row["name"])
+    console.print("Cite when you publish results obtained with them:", highlight=False)
+    for citation, names in sources.items():
+        console.print(f"  {', '.join(names)}: {citation}", highlight=False, soft_wrap=True)
 
 
 @datasets_app.command("download")
