@@ -152,6 +152,8 @@ def fit_model(
     say: Log | None = None,
 ) -> Trained:
     """Build ``config.model`` with its initialisation and train it on the split's pixels."""
+    # advice that costs accuracy is a warning, shown under --quiet too, unless ``say`` takes it
+    warn = say or logger.warning
     say = say or logger.info
     from hsi.models import create_model
     from hsi.training import fit
@@ -159,7 +161,7 @@ def fit_model(
     if config.tta and not config.augment:
         # measured (docs/models.md): HybridSN trained on upright windows only lost 5 OA points
         # on random splits when its maps averaged the 8 turned views
-        say(
+        warn(
             "note: --tta without --augment: the model never sees turned windows in training, "
             "and averaging over them lowered OA in docs/models.md; add --augment"
         )

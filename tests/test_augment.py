@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config
+from conftest import tiny_config, tiny_options
 from test_pipeline import _tiny_data
 
 from hsi import augment
@@ -143,3 +143,14 @@ def test_tta_without_augment_says_so(scene_file):
         config = tiny_config(scene_file, epochs=1, tta=True, augment=augment_too).validate()
         fit_run(config, log=notes.append)
         assert any("--tta without --augment" in n for n in notes) is expected
+
+
+def test_tta_without_augment_is_said_under_quiet_too(scene_file, tmp_path):
+    from typer.testing import CliRunner
+
+    from hsi.cli import app
+
+    args = ["train", *tiny_options(scene_file), "--epochs", "1", "--tta", "--quiet"]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "--tta without --augment" in res.stderr
