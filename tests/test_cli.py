@@ -361,6 +361,24 @@ def test_ctrl_c_during_training_saves_the_run_and_exits_130(workdir, tmp_path, m
     assert (run / "model.pt").is_file()
 
 
+def test_ctrl_c_before_training_says_what_is_left(workdir, tmp_path, monkeypatch):
+    """Ctrl-C while the scene is read: exit 130, and the line says what was kept."""
+    import hsi.data.io
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hsi.data.io, "read_scene", ctrl_c)
+    scene = ["--scene", workdir / "cube.npy", "--labels", workdir / "gt.npy", "--pca", "13"]
+    scene += ["--patch", "9", "--epochs", "1", "--quiet"]
+    res = invoke("train", *scene, "--out", tmp_path / "runs")
+    assert res.exit_code == 130 and res.stderr == "interrupted: nothing was saved\n", res.output
+    res = invoke("sweep", *scene, "--seeds", "0-1", "--out", tmp_path / "sweeps")
+    assert res.exit_code == 130, res.output
+    assert "the runs finished so far are kept; the same command resumes" in res.stderr
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.parametrize("command", ["train", "sweep"])
 def test_train_and_sweep_refuse_file_options_beside_a_dataset(workdir, tmp_path, command):
     """They used to train on the dataset's own ground truth and record --labels in

@@ -146,10 +146,21 @@ def user_errors(func):
                 typer.echo(f"error: {' '.join(exc.cli_message().split())}", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt as exc:
-            typer.echo(f"interrupted: {exc}" if str(exc) else "interrupted", err=True)
+            said = str(exc) or _INTERRUPTED.get(func.__name__, "no output was left half-written")
+            typer.echo(f"interrupted: {said}", err=True)
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+# What a Ctrl-C that no stage caught leaves, by command (every output is written under a
+# temporary name and renamed, so none is ever half there).
+_INTERRUPTED = {
+    "train": "nothing was saved",
+    "predict": "no map was written (with --out-dir, the maps finished so far are kept)",
+    "sweep": "the runs finished so far are kept; the same command resumes the sweep",
+    "datasets_download": "no file was saved under its name",
+}
 
 
 def _left_to_process_0(exc: HSIError) -> bool:
