@@ -157,6 +157,9 @@ def check_one_line(result, *needles: str) -> None:
         ('{"epochs": "30"}', ["bad.json", "epochs must be an integer", "'30'"]),
         ('{"epochs": 3', ["bad.json", "not valid JSON"]),
         ("[1, 2]", ["bad.json", "expected a table of options"]),
+        # a value of the right type that validation refuses: the file's key, not --train-size
+        ('{"dataset": "salinas_a", "train_size": 1.0}', ["bad.json: train_size 1.0 could mean"]),
+        ('{"dataset": "salinas_a", "lr": 0}', ["bad.json: lr must be positive"]),
     ],
 )
 def test_a_bad_config_file_is_one_line_naming_the_file_and_key(tmp_path, content, needles):
@@ -164,6 +167,12 @@ def test_a_bad_config_file_is_one_line_naming_the_file_and_key(tmp_path, content
     bad.write_text(content, encoding="utf-8")
     check_one_line(invoke("train", "--config", bad), *needles)
     check_one_line(invoke("sweep", "--config", bad), *needles)
+
+
+def test_an_option_typed_over_the_file_is_named_as_typed(tmp_path):
+    config = tmp_path / "ok.json"
+    config.write_text('{"dataset": "salinas_a"}', encoding="utf-8")
+    check_one_line(invoke("train", "--config", config, "--lr", "0"), "--lr must be positive")
 
 
 @needs_toml

@@ -322,6 +322,7 @@ def build_config(
     model options. Without it every option counts.
     """
     from hsi.config import TrainConfig, read_config_file
+    from hsi.errors import ConfigError
 
     given = _config_fields(**options)
     if config is None:
@@ -337,7 +338,13 @@ def build_config(
         typed.add("model_options")
         given["model_options"] = {**recorded["model_options"], **given["model_options"]}
     recorded.update({key: value for key, value in given.items() if key in typed})
-    return TrainConfig(**recorded).validate()
+    try:
+        return TrainConfig(**recorded).validate()
+    except ConfigError as exc:
+        if exc.params and not set(exc.params) & typed:
+            # every culprit is the file's: name the file, and the keys as it spells them
+            raise ConfigError(f"{config}: {exc}") from None
+        raise
 
 
 def _config_fields(
