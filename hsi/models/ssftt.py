@@ -87,6 +87,24 @@ class _EncoderBlock(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
+def _dense_gradient(grad: Tensor) -> Tensor:
+    """The same gradient, laid out like its (contiguous) parameter.
+
+    Products that broadcast a parameter's leading dim of 1 (the tokenizer's weights, or the cls
+    token over a batch of one) give gradients with other strides for that dim; torchrun's
+    DistributedDataParallel then warns that "grad strides do not match bucket view strides",
+    which "may impair performance". A copy keeps every value, so training is unchanged bit for
+    bit; rewriting the products instead changed the last bits of a batch of one.
+    """
+    dense, step = [], 1
+    for size in reversed(grad.shape):
+        dense.insert(0, step)
+        step *= size
+    if grad.stride() == tuple(dense):
+        return grad
+    return torch.empty(grad.shape, dtype=grad.dtype, device=grad.device).copy_(grad)
+
+
 @register("ssftt")
 class SSFTT(PatchClassifier):
     """SSFTT: a 3-D and a 2-D conv, a Gaussian-weighted tokenizer and a small transformer."""
@@ -147,6 +165,8 @@ class SSFTT(PatchClassifier):
         # Bare parameters have no PyTorch default: under either --init they start as the
         # authors' code starts them, drawn here, in their order.
         inits.ssftt_tokens(self)
+        for p in (self.token_wa, self.token_wv, self.pos_embedding, self.cls_token):
+            p.register_hook(_dense_gradient)
         self.dropout = nn.Dropout(emb_dropout)
         self.blocks = nn.Sequential(
             *(_EncoderBlock(self.dim, self.heads, mlp_dim, dropout) for _ in range(depth))
@@ -163,9 +183,7 @@ class SSFTT(PatchClassifier):
         h = self.conv2d(h.flatten(1, 2))  # (N, 64, p−4, p−4)
         h = h.flatten(2).transpose(1, 2)  # (N, n, 64): one feature vector per pixel
         # each token is a softmax-weighted average over the pixels of the projected features
-        # token_wa[0].t(), not token_wa.transpose(1, 2): the same products, but the broadcast
-        # batch dim of 1 gave the gradient strides DDP warns about ("grad strides do not match")
-        weights = torch.matmul(h, self.token_wa[0].t()).transpose(1, 2).softmax(-1)
+        weights = torch.matmul(h, self.token_wa.transpose(1, 2)).transpose(1, 2).softmax(-1)
         return torch.matmul(weights, torch.matmul(h, self.token_wv))  # (N, L, dim)
 
     def forward(self, x: Tensor) -> Tensor:
