@@ -23,6 +23,7 @@ metrics only.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -495,15 +496,33 @@ def _check_map_target(out: Path, confidence: bool = False) -> None:
 def _refuse_overwriting_inputs(out: Path, inputs: list[Path], confidence: bool) -> None:
     """No file the map writes may be one it reads: ``--out cube.png`` writes cube.mat beside the
     PNG, and ``--out scene.tif`` would be the scene itself."""
-    # an ENVI header's image sits beside it under the same stem
-    read = {q.resolve() for p in inputs for q in (p, p.with_suffix(".img"), p.with_suffix(""))}
+    from hsi.data.io import ENVI_SUFFIXES
+
+    # the inputs themselves, there or not (a dataset's files are downloaded later); and beside
+    # an ENVI file, under its stem, the header or image it goes with
+    read = list(inputs)
+    for p in inputs:
+        if p.suffix.lower() in ENVI_SUFFIXES:
+            stems = [p.with_suffix(s) for s in (*sorted(ENVI_SUFFIXES), "")]
+            read += [q for q in stems if q.is_file()]
     for role, path in _output_paths(out, labels=True, confidence=confidence).items():
-        if path.resolve() in read and path.exists():
+        if any(_same_file(path, q) for q in read):
             raise ConfigError(
                 f"out {out}: its {role} file would overwrite {path}, an input of the map; "
                 "write the map under another name or into another folder",
                 params=("out",),
             )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """One file by two names: the same path once resolved, or (both existing) one inode —
+    a hard link, or another spelling on a case-insensitive file system."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either does not exist (yet)
+        return False
 
 
 def _nothing_to_score(labels: np.ndarray, class_ids: np.ndarray, labels_path) -> str:

@@ -317,6 +317,30 @@ def test_predict_a_standard_scene_by_name(workdir, trained, tmp_path, monkeypatc
     assert (pred[gt > 0] == gt[gt > 0]).mean() > 0.9
 
 
+def test_predict_never_writes_over_a_dataset_file_not_yet_downloaded(trained, tmp_path):
+    # the cube is downloaded after the check: its name counts before it exists
+    out = tmp_path / "salinas_a" / "SalinasA_corrected.png"
+    res = invoke("predict", "--dataset", "salinas_a", "--data-dir", tmp_path, "--model", trained,
+                 "--out", out)  # fmt: skip
+    check_user_error(res, "mat file would overwrite", "SalinasA_corrected.mat, an input")
+    assert not list(tmp_path.iterdir())
+
+
+def test_predict_never_writes_over_an_envi_header_it_reads(workdir, trained, tmp_path):
+    import spectral.io.envi as envi
+
+    cube = np.load(workdir / "cube.npy")
+    envi.save_image(str(tmp_path / "sc.hdr"), cube.astype(np.float32), ext=".dat")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    for scene in ("sc.dat", "sc.hdr"):
+        res = invoke("predict", tmp_path / scene, "--model", trained, "--out", tmp_path / "sc.hdr")
+        check_user_error(res, "map file would overwrite", "sc.hdr, an input")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    # an .hdr map beside a scene of another kind is not an input
+    res = invoke("predict", workdir / "cube.npy", "--model", trained, "--out", tmp_path / "m.hdr")
+    assert res.exit_code == 0, res.output
+
+
 def test_predict_needs_exactly_one_scene(workdir, trained, tmp_path):
     check_user_error(invoke("predict", "--model", trained), "a scene FILE or --dataset NAME")
     res = invoke("predict", workdir / "cube.npy", "--dataset", "salinas_a", "--model", trained)
