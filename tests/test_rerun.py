@@ -141,12 +141,13 @@ def test_toml_and_json_config_files(tmp_path, scene_file, captured):
     assert second.epochs == 3
 
 
-def check_one_line(result, *needles: str) -> None:
+def check_one_line(result, *needles: str) -> str:
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.output
     for needle in needles:
         assert needle in lines[0], lines[0]
+    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -171,8 +172,15 @@ def test_a_bad_config_file_is_one_line_naming_the_file_and_key(tmp_path, content
 
 def test_an_option_typed_over_the_file_is_named_as_typed(tmp_path):
     config = tmp_path / "ok.json"
-    config.write_text('{"dataset": "salinas_a"}', encoding="utf-8")
+    config.write_text('{"dataset": "salinas_a", "warmup": 50}', encoding="utf-8")
     check_one_line(invoke("train", "--config", config, "--lr", "0"), "--lr must be positive")
+    # one culprit from each: the file's key after its name, the typed one as typed
+    res = invoke("train", "--config", config, "--epochs", "10", "--schedule", "cosine")
+    check_one_line(res, "ok.json: warmup must be", "--epochs (10)")
+    # a scene missing from both is the command line's to give
+    config.write_text('{"epochs": 3}', encoding="utf-8")
+    line = check_one_line(invoke("train", "--config", config), "--dataset NAME or --scene FILE")
+    assert "ok.json" not in line
 
 
 @needs_toml

@@ -327,7 +327,8 @@ def build_config(
     given = _config_fields(**options)
     if config is None:
         return TrainConfig(**given).validate()
-    recorded = TrainConfig.from_dict(read_config_file(config), source=config).to_dict()
+    in_file = read_config_file(config)
+    recorded = TrainConfig.from_dict(in_file, source=config).to_dict()
     typed = set(typed or ())
     if typed & {"dataset", "scene"}:
         for key in ("dataset", "scene", "labels", "cube_key", "labels_key"):
@@ -341,10 +342,13 @@ def build_config(
     try:
         return TrainConfig(**recorded).validate()
     except ConfigError as exc:
-        if exc.params and not set(exc.params) & typed:
-            # every culprit is the file's: name the file, and the keys as it spells them
-            raise ConfigError(f"{config}: {exc}") from None
-        raise
+        # a value the file gives is named as the file spells it, after the file's name; one
+        # typed (or missing from both) keeps its command-line spelling
+        keys = {p for p in exc.params if p in in_file and p not in typed}
+        if not keys:
+            raise
+        others = tuple(p for p in exc.params if p not in keys)
+        raise ConfigError(f"{config}: {exc}", params=others) from None
 
 
 def _config_fields(
