@@ -141,6 +141,14 @@ def reduce(prepared: PreparedScene, split: Split, config: TrainConfig):
 
 
 # ------------------------------------------------------------------------------------ fit
+# measured (docs/models.md): HybridSN trained on upright windows only lost 5 OA points on random
+# splits when its maps averaged the 8 turned views
+TTA_WITHOUT_AUGMENT = (
+    "note: --tta without --augment: the model never sees turned windows in training, "
+    "and averaging over them lowered OA in docs/models.md; add --augment"
+)
+
+
 def fit_model(
     config: TrainConfig,
     scene: Scene,
@@ -159,12 +167,7 @@ def fit_model(
     from hsi.training import fit
 
     if config.tta and not config.augment:
-        # measured (docs/models.md): HybridSN trained on upright windows only lost 5 OA points
-        # on random splits when its maps averaged the 8 turned views
-        warn(
-            "note: --tta without --augment: the model never sees turned windows in training, "
-            "and averaging over them lowered OA in docs/models.md; add --augment"
-        )
+        warn(TTA_WITHOUT_AUGMENT)
 
     index_map = ids_to_indices(scene.labels, scene.class_ids)
     padded = pad_cube(reduced, config.patch, config.padding)

@@ -154,3 +154,8 @@ def test_tta_without_augment_is_said_under_quiet_too(scene_file, tmp_path):
     res = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
     assert "--tta without --augment" in res.stderr
+    # a sweep says it once, not once per run (whose notes are DEBUG records)
+    args = ["sweep", *tiny_options(scene_file), "--epochs", "1", "--tta", "--seeds", "0-1"]
+    res = CliRunner().invoke(app, [*args, "--quiet", "--out", str(tmp_path / "sweeps")])
+    assert res.exit_code == 0, res.output
+    assert res.stderr.count("--tta without --augment") == 1, res.stderr

@@ -403,6 +403,29 @@ def test_ctrl_c_before_training_says_what_is_left(workdir, tmp_path, monkeypatch
     assert not (tmp_path / "runs").exists()
 
 
+def test_ctrl_c_in_a_sweeps_run_speaks_for_the_sweep(workdir, tmp_path, monkeypatch):
+    """A run stopped in its first epoch says "nothing was saved"; the sweep kept its others."""
+    import hsi.experiment
+
+    real_train_run, calls = hsi.experiment.train_run, []
+
+    def second_run_interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt(
+                "training stopped before the first epoch ended; nothing was saved"
+            )
+        return real_train_run(*args, **kwargs)
+
+    monkeypatch.setattr(hsi.experiment, "train_run", second_run_interrupted)
+    res = invoke("sweep", "--scene", workdir / "cube.npy", "--labels", workdir / "gt.npy",
+                 "--pca", "13", "--patch", "9", "--epochs", "1", "--seeds", "0-1", "--quiet",
+                 "--out", tmp_path)  # fmt: skip
+    assert res.exit_code == 130, res.output
+    assert res.stderr.startswith("interrupted: the runs finished so far are kept"), res.stderr
+    assert "nothing was saved" not in res.stderr
+
+
 @pytest.mark.parametrize("command", ["train", "sweep"])
 def test_train_and_sweep_refuse_file_options_beside_a_dataset(workdir, tmp_path, command):
     """They used to train on the dataset's own ground truth and record --labels in

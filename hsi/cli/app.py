@@ -159,7 +159,7 @@ _INTERRUPTED = {
     "train": "nothing was saved",
     "predict": "no map was written (with --out-dir, the maps finished so far are kept)",
     "sweep": "the runs finished so far are kept; the same command resumes the sweep",
-    "datasets_download": "no file was saved under its name",
+    "datasets_download": "files downloaded whole are kept; a download cut short leaves nothing",
 }
 
 

@@ -119,15 +119,19 @@ def sweep(
     ]
     if options["config"] is not None and "train_size" not in typed:
         sizes = [configs[0].train_size]
-    result = run_sweep(
-        configs,
-        seed_list,
-        sizes,
-        jobs=jobs,
-        backend=_value(backend),
-        address=address,
-        progress=_progress(quiet),
-    )
+    try:
+        result = run_sweep(
+            configs,
+            seed_list,
+            sizes,
+            jobs=jobs,
+            backend=_value(backend),
+            address=address,
+            progress=_progress(quiet),
+        )
+    except KeyboardInterrupt:
+        # a run's own account ("nothing was saved") is not the sweep's: its finished runs stay
+        raise KeyboardInterrupt from None
 
     from rich.console import Console
     from rich.table import Table

@@ -157,6 +157,11 @@ def run_sweep(
 
     check_out_dir(folder, "--out")
     _check_manifest(folder, configs)
+    if any(c.tta and not c.augment for c in configs):
+        # once here: each run's own notes are DEBUG records, hidden by default
+        from hsi.stages import TTA_WITHOUT_AUGMENT
+
+        (log or logger.warning)(TTA_WITHOUT_AUGMENT)
 
     several = len(configs) > 1
     plan = [
