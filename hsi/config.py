@@ -164,10 +164,8 @@ class TrainConfig:
             check_choice(param, getattr(self, param), choices)
         from hsi.models import list_models, model_class
 
-        if self.model not in list_models():
-            raise ConfigError(
-                f"unknown model {self.model!r}; choose one of: {', '.join(list_models())}"
-            )
+        # named as a parameter, so that a config file's unknown model is reported after its name
+        check_choice("model", self.model, tuple(list_models()))
         if self.patch is None:
             self.patch = model_class(self.model).default_patch
         if self.pca is None:
@@ -179,9 +177,12 @@ class TrainConfig:
         check_size("train_size", self.train_size)
         check_size("val_size", self.val_size, allow_zero=True)
         if self.dataset is not None:
-            from hsi.data.registry import get_scene_info
+            from hsi.data.registry import get_scene_info, list_scenes
 
-            get_scene_info(self.dataset)
+            try:
+                get_scene_info(self.dataset)
+            except ConfigError:
+                check_choice("dataset", self.dataset, tuple(list_scenes()))
         from hsi.preprocess import check_components
 
         check_components(self.pca)

@@ -161,6 +161,8 @@ def check_one_line(result, *needles: str) -> str:
         # a value of the right type that validation refuses: the file's key, not --train-size
         ('{"dataset": "salinas_a", "train_size": 1.0}', ["bad.json: train_size 1.0 could mean"]),
         ('{"dataset": "salinas_a", "lr": 0}', ["bad.json: lr must be positive"]),
+        ('{"dataset": "salinas_a", "model": "resnet"}', ["bad.json: model must be one of"]),
+        ('{"dataset": "atlantis"}', ["bad.json: dataset must be one of", "got 'atlantis'"]),
     ],
 )
 def test_a_bad_config_file_is_one_line_naming_the_file_and_key(tmp_path, content, needles):
