@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from pathlib import Path
@@ -204,11 +205,13 @@ def test_forward_backward(name):
         # DistributedDataParallel copies gradients into buckets laid out like the parameters
         # and warns when they differ ("grad strides do not match bucket view strides")
         assert p.grad.stride() == p.stride(), pname
-    # a last batch of one sample (training pixels ≡ 1 modulo the batch size) too
-    model.zero_grad(set_to_none=True)
-    F.cross_entropy(model(x[:1]), y[:1]).backward()
-    for pname, p in model.named_parameters():
-        assert p.grad is None or p.grad.stride() == p.stride(), pname
+    # a last batch of one sample (training pixels ≡ 1 modulo the batch size) too, and a copy
+    # of the model (copy.deepcopy drops tensor hooks)
+    for net in (model, copy.deepcopy(model)):
+        net.zero_grad(set_to_none=True)
+        F.cross_entropy(net(x[:1]), y[:1]).backward()
+        for pname, p in net.named_parameters():
+            assert p.grad is None or p.grad.stride() == p.stride(), pname
 
 
 @pytest.mark.parametrize("name", ALL_MODELS)

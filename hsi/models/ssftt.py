@@ -28,6 +28,8 @@ The authors' code hard-codes the 2-D conv's 8·28 input channels (k = 30); here 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -87,22 +89,35 @@ class _EncoderBlock(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
-def _dense_gradient(grad: Tensor) -> Tensor:
-    """The same gradient, laid out like its (contiguous) parameter.
+class _DenseGradient(torch.autograd.Function):
+    """The identity, whose backward lays the gradient out like its (contiguous) input.
 
     Products that broadcast a parameter's leading dim of 1 (the tokenizer's weights, or the cls
     token over a batch of one) give gradients with other strides for that dim; torchrun's
     DistributedDataParallel then warns that "grad strides do not match bucket view strides",
     which "may impair performance". A copy keeps every value, so training is unchanged bit for
-    bit; rewriting the products instead changed the last bits of a batch of one.
+    bit; rewriting the products instead changed the last bits of a batch of one. A node of the
+    graph rather than a hook on the parameter, because ``copy.deepcopy`` drops tensor hooks.
     """
-    dense, step = [], 1
-    for size in reversed(grad.shape):
-        dense.insert(0, step)
-        step *= size
-    if grad.stride() == tuple(dense):
-        return grad
-    return torch.empty(grad.shape, dtype=grad.dtype, device=grad.device).copy_(grad)
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        dense, step = [], 1
+        for size in reversed(grad.shape):
+            dense.insert(0, step)
+            step *= size
+        if grad.stride() == tuple(dense):
+            return grad
+        return torch.empty(grad.shape, dtype=grad.dtype, device=grad.device).copy_(grad)
+
+
+def _dense_gradient(parameter: Tensor) -> Tensor:
+    """``parameter``, whose gradient comes back laid out like it (see :class:`_DenseGradient`)."""
+    return _DenseGradient.apply(parameter)
 
 
 @register("ssftt")
@@ -165,8 +180,6 @@ class SSFTT(PatchClassifier):
         # Bare parameters have no PyTorch default: under either --init they start as the
         # authors' code starts them, drawn here, in their order.
         inits.ssftt_tokens(self)
-        for p in (self.token_wa, self.token_wv, self.pos_embedding, self.cls_token):
-            p.register_hook(_dense_gradient)
         self.dropout = nn.Dropout(emb_dropout)
         self.blocks = nn.Sequential(
             *(_EncoderBlock(self.dim, self.heads, mlp_dim, dropout) for _ in range(depth))
@@ -183,13 +196,14 @@ class SSFTT(PatchClassifier):
         h = self.conv2d(h.flatten(1, 2))  # (N, 64, p−4, p−4)
         h = h.flatten(2).transpose(1, 2)  # (N, n, 64): one feature vector per pixel
         # each token is a softmax-weighted average over the pixels of the projected features
-        weights = torch.matmul(h, self.token_wa.transpose(1, 2)).transpose(1, 2).softmax(-1)
-        return torch.matmul(weights, torch.matmul(h, self.token_wv))  # (N, L, dim)
+        token_wa, token_wv = _dense_gradient(self.token_wa), _dense_gradient(self.token_wv)
+        weights = torch.matmul(h, token_wa.transpose(1, 2)).transpose(1, 2).softmax(-1)
+        return torch.matmul(weights, torch.matmul(h, token_wv))  # (N, L, dim)
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
         tokens = self.tokenize(x)
-        cls = self.cls_token.expand(tokens.shape[0], -1, -1)
-        h = self.dropout(torch.cat((cls, tokens), dim=1) + self.pos_embedding)
+        cls = _dense_gradient(self.cls_token).expand(tokens.shape[0], -1, -1)
+        h = self.dropout(torch.cat((cls, tokens), dim=1) + _dense_gradient(self.pos_embedding))
         h = self.blocks(h)
         return self.head(h[:, 0])
