@@ -60,6 +60,7 @@ def map_scenes(
     """Map every scene into ``out_dir``; failures are reported per scene, never fatal."""
     from hsi.bundle import ModelBundle, find_bundle
     from hsi.config import check_choice
+    from hsi.experiment import overwritten_input
     from hsi.runfolder import check_out_dir
 
     if not scenes:
@@ -76,13 +77,15 @@ def map_scenes(
             params=("out_dir",),
         )
     folder = Path(out_dir)
-    inputs = {p.resolve() for s in paths for p in (s, s.with_suffix(".img"), s.with_suffix(".hdr"))}
-    for p in paths:
-        mine = {folder / f"{p.stem}.{fmt}", folder / f"{p.stem}.img", folder / f"{p.stem}.qml"}
-        if any(m.resolve() in inputs for m in mine):
+    for p in paths:  # before any map: predict_run's own check would fail this scene alone
+        hit = overwritten_input(
+            folder / f"{p.stem}.{fmt}", paths, labels=False, confidence=confidence
+        )
+        if hit is not None:
+            role, target = hit
             raise ConfigError(
-                f"out_dir {folder}: the map of {p.name} would overwrite a scene file; "
-                "map into another folder or --format",
+                f"out_dir {folder}: the {role} file of {p.name}'s map would overwrite "
+                f"{target}, a scene to map; map into another folder or --format",
                 params=("out_dir",),
             )
     check_out_dir(folder, "--out-dir")

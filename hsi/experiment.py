@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -494,24 +494,38 @@ def _check_map_target(out: Path, confidence: bool = False) -> None:
 
 
 def _refuse_overwriting_inputs(out: Path, inputs: list[Path], confidence: bool) -> None:
-    """No file the map writes may be one it reads: ``--out cube.png`` writes cube.mat beside the
-    PNG, and ``--out scene.tif`` would be the scene itself."""
+    """No file the map writes may be one it reads (see :func:`overwritten_input`)."""
+    hit = overwritten_input(out, inputs, labels=True, confidence=confidence)
+    if hit is not None:
+        role, path = hit
+        raise ConfigError(
+            f"out {out}: its {role} file would overwrite {path}, an input of the map; "
+            "write the map under another name or into another folder",
+            params=("out",),
+        )
+
+
+def overwritten_input(
+    out: Path, inputs: Iterable[Path], *, labels: bool, confidence: bool = False
+) -> tuple[str, Path] | None:
+    """The first file the map ``out`` writes that is one of ``inputs``, as (role, path); or None.
+
+    ``--out cube.png`` writes cube.mat beside the PNG, and ``--out scene.tif`` would be the scene
+    itself. ``labels``: the map also writes its panels and metrics. Inputs count there or not
+    (a dataset's files are downloaded later), and beside an ENVI input, under its stem, the
+    header or image it goes with.
+    """
     from hsi.data.io import ENVI_SUFFIXES
 
-    # the inputs themselves, there or not (a dataset's files are downloaded later); and beside
-    # an ENVI file, under its stem, the header or image it goes with
-    read = list(inputs)
-    for p in inputs:
+    read = [Path(p) for p in inputs]
+    for p in list(read):
         if p.suffix.lower() in ENVI_SUFFIXES:
             stems = [p.with_suffix(s) for s in (*sorted(ENVI_SUFFIXES), "")]
             read += [q for q in stems if q.is_file()]
-    for role, path in _output_paths(out, labels=True, confidence=confidence).items():
+    for role, path in _output_paths(out, labels=labels, confidence=confidence).items():
         if any(_same_file(path, q) for q in read):
-            raise ConfigError(
-                f"out {out}: its {role} file would overwrite {path}, an input of the map; "
-                "write the map under another name or into another folder",
-                params=("out",),
-            )
+            return role, path
+    return None
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -91,5 +91,23 @@ def test_maps_never_overwrite_the_scenes(trained, tmp_path, workdir):
     cube_tif(folder / "a.tif", np.load(workdir / "cube.npy"))
     before = (folder / "a.tif").read_bytes()
     res = _run([folder / "a.tif"], trained, folder, "--format", "tif")
-    assert res.exit_code == 2 and "would overwrite a scene file" in res.output, res.output
+    assert res.exit_code == 2 and "would overwrite" in res.output, res.output
+    assert f"{folder / 'a.tif'}, a scene to map" in res.output, res.output
     assert (folder / "a.tif").read_bytes() == before
+
+
+def test_maps_beside_their_scenes_unless_a_file_would_overwrite_one(trained, tmp_path, workdir):
+    folder = tmp_path / "flights"
+    folder.mkdir()
+    shutil.copy(workdir / "cube.npy", folder / "a.npy")
+    before = (folder / "a.npy").read_bytes()
+    # a PNG map writes a.npy beside it: refused before any map, naming that file
+    res = _run([folder / "a.npy"], trained, folder)
+    assert res.exit_code == 2, res.output
+    assert "npy file of a.npy's map would overwrite" in res.output, res.output
+    assert sorted(p.name for p in folder.iterdir()) == ["a.npy"]
+    # a GeoTIFF map (a.tif, a.qml) overwrites nothing: mapped into the scenes' own folder
+    pytest.importorskip("rasterio")
+    res = _run([folder / "a.npy"], trained, folder, "--format", "tif")
+    assert res.exit_code == 0, res.output
+    assert (folder / "a.tif").is_file() and (folder / "a.npy").read_bytes() == before
