@@ -75,12 +75,30 @@ def test_named_keys(tmp_path):
     np.testing.assert_allclose(s.cube, CUBE * 2)
 
 
+def _envi_cut(hdr):
+    """An ENVI image cut to a third of what its header describes (a download cut short)."""
+    import spectral.io.envi as envi
+
+    envi.save_image(str(hdr), CUBE, interleave="bip", force=True)
+    img = hdr.with_suffix(".img")
+    img.write_bytes(img.read_bytes()[: CUBE.nbytes // 3])
+    return hdr
+
+
+def _npy(path, array):
+    np.save(path, array)
+    return path
+
+
 @pytest.mark.parametrize(
     "make, match",
     [
         (lambda d: d / "missing.mat", "no such file"),
         (lambda d: _write(d / "trunc.mat", _mat_bytes()[:100]), "cannot read"),
-        (lambda d: _write(d / "junk.npy", b"not numpy at all"), "cannot read"),
+        # numpy's own words would call it "pickled" and suggest allow_pickle
+        (lambda d: _write(d / "junk.npy", b"not numpy at all"), "not a NumPy .npy file"),
+        (lambda d: _envi_cut(d / "cut.hdr"), "shorter than its header cut.hdr describes"),
+        (lambda d: _npy(d / "huge.npy", CUBE.astype(np.float64) * 1e160), "values reach .*1e.30"),
         (lambda d: _savemat(d / "flat.mat", x=np.zeros((4, 4))), "expected a 3-D numeric array"),
         (lambda d: _savemat(d / "two.mat", a=CUBE, b=CUBE), "several candidates.*cube_key"),
         (lambda d: d / "x.txt", "unsupported file type"),
@@ -93,7 +111,9 @@ def test_cube_errors(tmp_path, make, match):
     with pytest.raises(DataError, match=match) as info:
         read_scene(path)
     assert "\n" not in str(info.value)
-    assert path.name in str(info.value)
+    assert path.with_suffix(".img" if path.suffix == ".hdr" else path.suffix).name in str(
+        info.value
+    )
 
 
 @pytest.mark.parametrize(

@@ -83,7 +83,7 @@ def read_scene(
         )
 
     cube, gt, bad = _check_finite(cube, gt, path, nonfinite, nodata=n_nodata > 0)
-    _check_not_constant(cube, path)
+    _check_values(cube, path)
     class_ids = (
         np.zeros(0, dtype=np.int64) if gt is None else np.unique(gt[gt != 0]).astype(np.int64)
     )
@@ -194,7 +194,7 @@ def _read_arrays(path: Path, suffix: str) -> dict[str, np.ndarray]:
     """Every array variable of a .mat / .npy / .npz file, by name."""
     try:
         if suffix in NPY_SUFFIXES:
-            return {"array": np.load(path, mmap_mode="r", allow_pickle=False)}
+            return {"array": _load_npy(path)}
         if suffix in NPZ_SUFFIXES:
             with np.load(path, allow_pickle=False) as npz:
                 return {k: npz[k] for k in npz.files}
@@ -203,6 +203,23 @@ def _read_arrays(path: Path, suffix: str) -> dict[str, np.ndarray]:
         raise
     except Exception as exc:  # every reader has its own exception zoo; the user needs one line
         raise DataError(f"{path.name}: cannot read the file ({_short(exc)})") from exc
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    """The array of a .npy file, memory-mapped; never unpickled."""
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    if magic != b"\x93NUMPY":
+        # numpy's own message would call any such file "pickled" and suggest allow_pickle
+        raise DataError(f"{path.name}: not a NumPy .npy file (it has no .npy header)")
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" not in str(exc):
+            raise
+        raise DataError(
+            f"{path.name}: holds Python objects, not a numeric array (hsi never unpickles a file)"
+        ) from None
 
 
 def _read_mat(path: Path) -> dict[str, np.ndarray]:
@@ -247,9 +264,17 @@ def _read_envi(path: Path) -> tuple[np.ndarray, Path, dict]:
     try:
         img = spectral.open_image(str(hdr))
         # bip is (rows, cols, bands) — the project's axis order — and stays memory-mapped.
-        return img.open_memmap(interleave="bip"), hdr, dict(img.metadata)
+        cube = img.open_memmap(interleave="bip")
     except Exception as exc:
         raise DataError(f"{hdr.name}: cannot read the ENVI image ({_short(exc)})") from exc
+    if cube is None:  # spectral's answer when the image file is shorter than the header says
+        rows, cols, bands = img.shape
+        raise DataError(
+            f"{Path(img.filename).name}: shorter than its header {hdr.name} describes "
+            f"({rows}×{cols}×{bands} {np.dtype(img.dtype).name} after {img.offset} header bytes); "
+            "the image is truncated, or the header is not its own"
+        )
+    return cube, hdr, dict(img.metadata)
 
 
 def _is_cube(a: np.ndarray) -> bool:
@@ -350,12 +375,25 @@ def _check_finite(
     return cube, gt, bad
 
 
-def _check_not_constant(cube: np.ndarray, path: Path) -> None:
-    """Refuse a cube whose pixels all share one spectrum: nothing to classify, zero variance."""
+#: the largest magnitude a cube may hold: PCA squares the values (in float64: up to about
+#: 1e154) and hands float32 components (up to 3.4e38) to the models; far above any radiance
+MAX_MAGNITUDE = 1e30
+
+
+def _check_values(cube: np.ndarray, path: Path) -> None:
+    """Refuse a cube whose pixels all share one spectrum (nothing to classify, zero variance),
+    and one with values the float arithmetic downstream cannot hold."""
     if cube.size == 0:
         return
     flat = cube.reshape(-1, cube.shape[2])
-    if np.array_equal(flat.min(axis=0), flat.max(axis=0)):
+    low, high = flat.min(axis=0), flat.max(axis=0)
+    peak = max(abs(float(low.min())), abs(float(high.max())))
+    if peak > MAX_MAGNITUDE:
+        raise DataError(
+            f"{path.name}: values reach {peak:.3g}, beyond the {MAX_MAGNITUDE:.0e} that PCA "
+            "and float32 arithmetic can hold; rescale the cube (e.g. to reflectance)"
+        )
+    if np.array_equal(low, high):
         raise DataError(
             f"{path.name}: the cube is constant (every pixel has the same spectrum, "
             f"{'all zeros' if not flat[0].any() else 'one value per band'}); nothing to classify"
