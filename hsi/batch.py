@@ -59,14 +59,20 @@ def map_scenes(
 ) -> BatchResult:
     """Map every scene into ``out_dir``; failures are reported per scene, never fatal."""
     from hsi.bundle import ModelBundle, find_bundle
-    from hsi.config import check_choice
-    from hsi.experiment import overwritten_input
+    from hsi.config import Method, check_choice
+    from hsi.experiment import check_map_options, overwritten_input
     from hsi.runfolder import check_out_dir
 
     if not scenes:
         raise ConfigError("no scene to map")
     check_choice("format", fmt, FORMATS)
     check_choice("backend", backend, ("local", "ray"))
+    if confidence and fmt == "png":
+        raise ConfigError(
+            "confidence: a PNG map cannot hold it; map with format tif or hdr",
+            params=("confidence", "format"),
+        )
+    check_choice("method", method, Method.__args__)
     paths = [Path(s) for s in scenes]
     stems = [p.stem for p in paths]
     twice = sorted({s for s in stems if stems.count(s) > 1})
@@ -90,7 +96,9 @@ def map_scenes(
             )
     check_out_dir(folder, "--out-dir")
     bundle_file = find_bundle(bundle_path)
-    ModelBundle.load(bundle_file)  # a damaged model fails once, before any scene
+    # a damaged model, or an option it cannot take, fails once, before any scene
+    bundle = ModelBundle.load(bundle_file)
+    check_map_options(bundle, method=method, device=device, confidence=confidence)
     options = dict(method=method, device=device, nonfinite=nonfinite, tta=tta)
     options.update(cube_key=cube_key, confidence=confidence)
     jobs = [(p, folder / f"{p.stem}.{fmt}") for p in paths]

@@ -8,6 +8,7 @@ patch size and the sensor's band count (``n_bands``; the model's input channels 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import torch
 from torch import nn
 
 from hsi.atomic import atomic_path
-from hsi.errors import BundleError, DataError
+from hsi.errors import BundleError, DataError, ModelError
 from hsi.preprocess import PCAReducer
 
 FORMAT = "hsi-bundle"
@@ -98,7 +99,11 @@ class ModelBundle:
         """A bundle from its file, or from a run folder (its ``model.pt``)."""
         path = find_bundle(path)
         try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():
+                # a foreign pickle makes torch's safe unpickler warn about its protocol first:
+                # the one line the user needs is the error below
+                warnings.simplefilter("ignore", UserWarning)
+                payload = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:
             raise BundleError(f"{path}: not a model bundle ({type(exc).__name__})") from exc
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
@@ -165,6 +170,10 @@ class ModelBundle:
                 f"{path}: the palette must be {len(ids)} RGB triples in 0..255 (one per class), "
                 f"got shape {palette.shape}"
             )
+        try:  # a model this hsi lacks, a window it cannot take, weights of another shape
+            self.build_model()
+        except (ModelError, BundleError) as exc:
+            raise BundleError(f"{path}: cannot rebuild its model ({exc})") from None
 
 
 def find_bundle(path: str | Path | None, runs: str | Path = "runs") -> Path:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import os
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
@@ -56,6 +57,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "schedule": get_args(Schedule),
 }
 # PyTorch takes these as C ints: a larger value crashes deep inside, after the PCA
+#: DataLoader processes allowed per CPU (--workers); they read windows, a few per core suffice
+MAX_WORKERS_PER_CPU = 4
+
 _C_INTS = (
     "epochs",
     "batch_size",
@@ -186,6 +190,7 @@ class TrainConfig:
         from hsi.preprocess import check_components
 
         check_components(self.pca)
+        self._check_model_limits()
         for param in ("epochs", "batch_size"):
             if getattr(self, param) < 1:
                 raise ConfigError(
@@ -225,6 +230,15 @@ class TrainConfig:
             )
         if self.workers < 0:
             raise ConfigError(f"workers must be 0 or more, got {self.workers}", params=("workers",))
+        cpus = os.cpu_count() or 1
+        if self.workers > MAX_WORKERS_PER_CPU * cpus:
+            # each loader is a process with its own copy of torch: thousands exhaust the machine
+            raise ConfigError(
+                f"workers {self.workers}: more loader processes than {MAX_WORKERS_PER_CPU} per "
+                f"CPU ({cpus} here) only compete for memory; give at most "
+                f"{MAX_WORKERS_PER_CPU * cpus} (the weights do not depend on it)",
+                params=("workers",),
+            )
         if self.block_size is not None and self.block_size < 1:
             raise ConfigError(
                 f"block_size must be positive, got {self.block_size}", params=("block_size",)
@@ -238,6 +252,31 @@ class TrainConfig:
                     f"{param} must be at most 2**31 - 1, got {value}", params=(param,)
                 )
         return self
+
+    def _check_model_limits(self) -> None:
+        """What the model can take, before any data is loaded: its fewest PCA components, its
+        smallest window, and the names of its options (their values it checks itself)."""
+        from hsi.models import model_class, model_options
+
+        cls = model_class(self.model)
+        if self.pca < cls.min_components:
+            raise ConfigError(
+                f"pca {self.pca}: {self.model} needs at least {cls.min_components} components",
+                params=("pca",),
+            )
+        if self.patch < cls.min_patch:
+            raise ConfigError(
+                f"patch {self.patch}: {self.model} needs windows of at least {cls.min_patch}",
+                params=("patch",),
+            )
+        known = model_options(self.model)
+        unknown = sorted(set(self.model_options) - set(known))
+        if unknown:
+            takes = ", ".join(f"{k}={v!r}" for k, v in known.items()) or "no options"
+            raise ConfigError(
+                f"{self.model} has no option {unknown[0]!r}; it takes: {takes}",
+                params=("model_options",),
+            )
 
     @property
     def scene_name(self) -> str:

@@ -251,10 +251,10 @@ def predict_run(
     else:
         inputs = [Path(p) for p in (scene_path, labels) if p is not None]
     _refuse_overwriting_inputs(out, inputs, confidence)
+    resolve_device(device)  # before the bundle and the scene are read
     bundle_file = find_bundle(bundle_path, runs=runs)
     bundle = ModelBundle.load(bundle_file)
-    if confidence:
-        _check_probabilities(bundle)
+    check_map_options(bundle, method=method, device=device, confidence=confidence)
     if dataset is not None:
         from hsi.data.fetch import load_dataset
 
@@ -317,10 +317,20 @@ def _check_predict_options(out, scene_path, dataset, labels, cube_key, labels_ke
         )
 
 
-def _check_probabilities(bundle: ModelBundle) -> None:
+def check_map_options(bundle: ModelBundle, *, method: str, device: str, confidence: bool) -> None:
+    """The options of a map that the bundle's model decides, checked before any scene is read:
+    the device exists here, ``dense`` needs a whole-scene pass, ``confidence`` probabilities."""
     from hsi.models import model_class
 
-    if not model_class(bundle.model_name).trained_by_gradient:
+    resolve_device(device)
+    family = model_class(bundle.model_name)
+    if method == "dense" and not family.supports_dense:
+        raise ConfigError(
+            f"method dense: model {bundle.model_name} has no whole-scene pass (it needs "
+            "stride-1 layers applied to each window alike); use patches or auto",
+            params=("method",),
+        )
+    if confidence and not family.trained_by_gradient:
         raise ConfigError(
             f"confidence: model {bundle.model_name} gives votes, not probabilities",
             params=("confidence",),

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -103,9 +104,14 @@ def check_trainable(scene: Scene, config: TrainConfig) -> None:
     if scene.labels is None:
         raise DataError(f"{scene.name}: no ground truth to train on")
     if scene.n_classes < 2:
-        raise DataError(
-            f"{scene.name}: the ground truth has {scene.n_classes} class; need at least 2"
+        source = scene.meta.get("labels_source")
+        truth = Path(source).name if source else f"{scene.name}'s ground truth"
+        found = (
+            "no labeled pixel (every id is 0)"
+            if scene.n_classes == 0
+            else f"one class only (id {int(scene.class_ids[0])})"
         )
+        raise DataError(f"{truth}: {found}; need at least 2 classes to train")
     check_components(config.pca, scene.shape[2])
 
 
@@ -347,7 +353,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
     try:
@@ -355,8 +361,19 @@ def resolve_device(name: str = "auto") -> torch.device:
     except RuntimeError:
         raise ConfigError(f"device must be auto, cpu, cuda or mps, got {name!r}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device cuda: no CUDA device is available here")
+        raise ConfigError(
+            "device cuda: this machine has no CUDA GPU that torch can use", params=("device",)
+        )
+    if device.type == "mps" and not _mps_available():
+        raise ConfigError(
+            "device mps: this machine has no Apple MPS GPU that torch can use", params=("device",)
+        )
     return device
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps and mps.is_available())
 
 
 def to_ids(

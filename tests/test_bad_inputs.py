@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -53,10 +54,17 @@ def files(tmp_path_factory) -> Path:
     huge = np.where(gt > 0, np.uint64(2**63) + gt.astype(np.uint64), np.uint64(0))
     np.savez(d / "hugeid.npz", cube=cube, labels=huge)
     np.save(d / "other_gt.npy", np.where(gt > 0, gt + 100, 0))
+    np.savez(d / "unlabeled.npz", cube=cube, labels=np.zeros_like(gt))
     (d / "a_file").write_text("not a folder\n")
     (d / "sub").mkdir()
     (d / "sub" / "m.npy").mkdir()  # a folder where predict's map.npy would go
     return d
+
+
+def skip_where_mps(argv) -> None:
+    """The cases of a device this machine lacks name MPS: a Mac has it."""
+    if "mps" in map(str, argv) and torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
 
 
 def scene_args(files: Path, name: str = "scene.npz", cube_key: str = "cube") -> list[str]:
@@ -89,6 +97,14 @@ def damaged(files, bundle) -> Path:
     payload = torch.load(bundle, weights_only=True)
     payload["class_names"] = payload["class_names"][:-1]
     torch.save(payload, files / "short_names.pt")
+    payload = torch.load(bundle, weights_only=True)
+    payload["model_name"] = "resnet"  # a model of another hsi, or of none
+    torch.save(payload, files / "unknown_model.pt")
+    payload = torch.load(bundle, weights_only=True)
+    payload["patch"] = 10  # HybridSN takes 9 and up, odd only
+    torch.save(payload, files / "even_patch.pt")
+    with open(files / "plain_pickle.pt", "wb") as fh:
+        pickle.dump({"weights": [1, 2, 3]}, fh, protocol=4)
     return files
 
 
@@ -143,6 +159,19 @@ TRAIN_CASES = {
     "more PCA components than directions": (["--scene-file", "rank3.npz"], ["--pca 13", "3"]),
     "one pixel per class": (["--scene-file", "onepixel.npz"], ["at least 2 labeled pixels"]),
     "class id above 2**63-1": (["--scene-file", "hugeid.npz"], ["2**63 - 1"]),
+    "ground truth without a labeled pixel": (
+        ["--scene-file", "unlabeled.npz"],
+        ["unlabeled.npz: no labeled pixel", "at least 2 classes"],
+    ),
+    # what the model can take: checked before the scene is read, named as the options
+    "fewer PCA components than the model takes": (
+        ["--pca", "5"],
+        ["--pca 5: hybridsn needs at least 13 components"],
+    ),
+    "a window smaller than the model takes": (
+        ["--model", "ssftt", "--patch", "3"],
+        ["--patch 3: ssftt needs windows of at least 5"],
+    ),
     # options
     "negative seed": (["--seed", "-1"], ["--seed", "-1"]),
     "seed beyond 64 bits": (["--seed", str(2**64)], ["--seed", str(2**64)]),
@@ -153,6 +182,11 @@ TRAIN_CASES = {
     "val size not a number": (["--val-size", "ten"], ["--val-size", "ten"]),
     "batch size beyond a C int": (["--batch-size", str(10**20)], ["--batch-size", "2**31 - 1"]),
     "threads beyond a C int": (["--threads", str(10**20)], ["--threads", "2**31 - 1"]),
+    # thousands of loader processes, each with its own torch, used to be started
+    "loader processes beyond 4 per CPU": (
+        ["--workers", str(4 * (os.cpu_count() or 1) + 1)],
+        ["--workers", "4 per CPU", "at most"],
+    ),
     "usage error from click": (["--pca", "abc"], ["--pca", "integer"]),
     "unknown option": (["--colour", "red"], ["--colour"]),
     # outputs
@@ -160,6 +194,7 @@ TRAIN_CASES = {
     "--out under a file": (["--out-at", "a_file/runs"], ["--out", "a_file is a file"]),
     "--out under /proc": (["--out-abs", "/proc/hsi-runs"], ["--out", "cannot write"]),
     "runs/latest is a real folder": (["--latest-folder"], ["latest is a folder"]),
+    "a device this machine lacks": (["--device", "mps"], ["--device mps", "no Apple MPS GPU"]),
     # training that diverges: stopped at once, no run left behind
     "loss becomes NaN": (["--lr", "1e30", "--epochs", "3"], ["diverged", "--lr"]),
 }
@@ -186,6 +221,7 @@ def test_train_refuses(files, tmp_path, case):
         else:
             args.append(a)
     argv = ["train", *scene_args(files, name, cube_key), *TINY, *args, "--out", out]
+    skip_where_mps(argv)
     run_refused(argv, out, needles)
 
 
@@ -262,6 +298,13 @@ PREDICT_CASES = {
     "NaN in the PCA": ((None, "nan_pca.pt", None, []), ["nan_pca.pt", "PCA"]),
     "a colour short": ((None, "short_palette.pt", None, []), ["short_palette.pt", "palette"]),
     "a class name short": ((None, "short_names.pt", None, []), ["short_names.pt", "class name"]),
+    "a model this hsi lacks": (
+        (None, "unknown_model.pt", None, []),
+        ["unknown_model.pt: cannot rebuild its model", "'resnet'"],
+    ),
+    "an even window": ((None, "even_patch.pt", None, []), ["even_patch.pt", "must be odd"]),
+    "a plain pickle": ((None, "plain_pickle.pt", None, []), ["plain_pickle.pt: not a model"]),
+    "a device this machine lacks": ((None, None, None, ["--device", "mps"]), ["--device mps"]),
     "ground truth of other class ids": (
         (None, None, None, ["--labels", "other_gt.npy"]),
         ["other_gt.npy", "101, 102, 103", "1, 2, 3"],
@@ -308,6 +351,7 @@ def test_predict_refuses(files, bundle, damaged, tmp_path, case):
     out = files / out if out else tmp_path / "m.png"
     extra = [str(files / a) if a.endswith(".npy") else a for a in extra]
     argv = ["predict", scene, "--model", model, "--out", out, *extra]
+    skip_where_mps(argv)
     run_refused(argv, out.parent, needles)
 
 
@@ -317,6 +361,16 @@ SWEEP_CASES = {
     "seed beyond 64 bits": (["--seeds", f"0,{2**64}"], ["--seeds", str(2**64)]),
     "--out is a file": (["--out-at", "a_file"], ["--out", "a_file"]),
     "infinite lr": (["--lr", "inf"], ["--lr"]),
+    # each size of the list before the first run trains, not only the first
+    "a training size of the list out of range": (
+        ["--train-size", "0.3,1.5"],
+        ["--train-size", "got 1.5"],
+    ),
+    "a model of the list that the PCA cannot feed": (
+        ["--models", "svm,hybridsn", "--pca", "5"],
+        ["--pca 5: hybridsn needs at least 13"],
+    ),
+    "a device this machine lacks": (["--device", "mps"], ["--device mps"]),
 }
 
 
@@ -327,6 +381,7 @@ def test_sweep_refuses(files, tmp_path, case):
     if extra[0] == "--out-at":
         out, extra = files / extra[1], []
     argv = ["sweep", *scene_args(files), *TINY, *extra, "--out", out]
+    skip_where_mps(argv)
     run_refused(argv, out, needles)
 
 
@@ -357,6 +412,27 @@ def test_usage_errors_are_one_line_in_a_real_process(files, tmp_path):
     assert proc.stderr.splitlines() == [proc.stderr.strip()], proc.stderr
     assert proc.stderr.startswith("error: ") and "--pca" in proc.stderr
     assert "Usage" not in proc.stderr
+
+
+def test_a_foreign_pickle_is_one_line_in_a_real_process(files, damaged, tmp_path):
+    # torch's safe unpickler warns about the pickle's protocol first: two lines before the error
+    argv = ["predict", files / "cube.npy", "--model", files / "plain_pickle.pt"]
+    argv += ["--out", tmp_path / "m.png"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "hsi.cli", *map(str, argv)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [proc.stderr.strip()], proc.stderr
+    assert "plain_pickle.pt: not a model bundle" in proc.stderr
+
+
+def test_an_allocation_too_large_is_one_line():
+    # 10**11 classes: a head of 47 TB; torch's allocator error used to be a traceback
+    res = runner.invoke(app, ["models", "--classes", str(10**11), "--no-timing"])
+    assert res.exit_code == 1, (res.output, res.exception)
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: out of memory: tried to allocate ")
+    assert "GiB" in lines[0] and "Traceback" not in res.output
 
 
 # ----------------------------------------------------------------------------- faults while writing

@@ -111,3 +111,25 @@ def test_maps_beside_their_scenes_unless_a_file_would_overwrite_one(trained, tmp
     res = _run([folder / "a.npy"], trained, folder, "--format", "tif")
     assert res.exit_code == 0, res.output
     assert (folder / "a.tif").is_file() and (folder / "a.npy").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "extra, needles",
+    [
+        (["--confidence"], ["--confidence: a PNG map cannot hold it", "--format tif or hdr"]),
+        (["--device", "mps"], ["--device mps: this machine has no Apple MPS GPU"]),
+    ],
+)
+def test_options_every_scene_shares_are_checked_once_before_any(
+    scenes, trained, tmp_path, extra, needles
+):
+    # each used to fail every scene alone: exit 1, an --out-dir holding only summary.csv
+    import torch
+
+    if "mps" in extra and torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    res = _run(scenes, trained, tmp_path / "o", *extra)
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and all(n in lines[0] for n in needles), res.stderr
+    assert not (tmp_path / "o").exists()

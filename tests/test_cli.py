@@ -215,6 +215,11 @@ def test_datasets_lists_the_seven_scenes(tmp_path):
     assert "indian_pines: M. F. Baumgardner" in res.output and "doi:10.4231/R7RX991C" in res.output
     assert "ksc, botswana: J. Ham" in res.output
     check_user_error(invoke("datasets", "download", "atlantis"), "unknown dataset 'atlantis'")
+    # a file as the cache: refused, not listed as an empty cache nor written into
+    (tmp_path / "notes.txt").write_text("not a folder\n")
+    for cmd in (["datasets"], ["datasets", "download", "salinas_a"]):
+        res = invoke(*cmd, "--data-dir", tmp_path / "notes.txt")
+        check_user_error(res, "--data-dir", "notes.txt is a file")
 
 
 def test_models_table():

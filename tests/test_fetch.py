@@ -26,7 +26,7 @@ from hsi.data.fetch import (
     scene_dir,
 )
 from hsi.data.registry import RemoteFile, SceneInfo, get_scene_info, list_scenes
-from hsi.errors import ChecksumError, DataError, DownloadError
+from hsi.errors import ChecksumError, ConfigError, DataError, DownloadError
 from hsi.progress import DownloadBar
 
 # Port 9 (discard) has no listener here: any attempt to use the network fails at once.
@@ -167,6 +167,16 @@ def test_data_dir_argument_then_env_then_user_cache(tmp_path, monkeypatch):
     assert resolve_data_dir() == tmp_path / "env"
     assert resolve_data_dir(tmp_path / "arg") == tmp_path / "arg"
     assert scene_dir("Indian-Pines") == tmp_path / "env" / "indian_pines"
+
+
+def test_a_data_dir_that_is_a_file_is_refused(tmp_path, monkeypatch):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a folder\n")
+    with pytest.raises(ConfigError, match=r"data_dir .*notes.txt is a file; expected the folder"):
+        resolve_data_dir(notes)
+    monkeypatch.setenv("HSI_DATA_DIR", str(notes))
+    with pytest.raises(ConfigError, match=r"^HSI_DATA_DIR=.*notes.txt is a file"):
+        scene_dir("indian_pines")
 
 
 def test_env_data_dir_is_where_downloads_go(tmp_path, monkeypatch, server, tiny):

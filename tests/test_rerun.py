@@ -163,6 +163,10 @@ def check_one_line(result, *needles: str) -> str:
         ('{"dataset": "salinas_a", "lr": 0}', ["bad.json: lr must be positive"]),
         ('{"dataset": "salinas_a", "model": "resnet"}', ["bad.json: model must be one of"]),
         ('{"dataset": "atlantis"}', ["bad.json: dataset must be one of", "got 'atlantis'"]),
+        (
+            '{"dataset": "salinas_a", "model": "mobilenet_v2", "model_options": {"groups": 2}}',
+            ["bad.json: mobilenet_v2 has no option 'groups'"],
+        ),
     ],
 )
 def test_a_bad_config_file_is_one_line_naming_the_file_and_key(tmp_path, content, needles):

@@ -121,6 +121,15 @@ def test_svm_through_train_predict_and_sweep(workdir, tmp_path):
     result = runner.invoke(app, ["predict", scene, "--model", str(run), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert set(np.unique(np.load(out.with_suffix(".npy")))) <= set(IDS)
+    # what the SVM cannot give, refused once before any scene of a batch is read
+    for extra, needle in (
+        (["--method", "dense"], "--method dense: model svm has no whole-scene pass"),
+        (["--confidence", "--format", "tif"], "--confidence: model svm gives votes"),
+    ):
+        argv = ["predict", scene, "--model", str(run), "--out-dir", str(tmp_path / "m"), *extra]
+        result = runner.invoke(app, argv)
+        assert result.exit_code == 2 and needle in result.stderr, result.output
+        assert not (tmp_path / "m").exists()
 
     result = runner.invoke(
         app, ["sweep", *args, "--seeds", "0-1", "--out", str(tmp_path / "sweeps")]

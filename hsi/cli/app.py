@@ -10,6 +10,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -149,8 +150,40 @@ def user_errors(func):
             said = str(exc) or _INTERRUPTED.get(func.__name__, "no output was left half-written")
             typer.echo(f"interrupted: {said}", err=True)
             raise typer.Exit(130) from None
+        except (MemoryError, RuntimeError) as exc:
+            needed = _out_of_memory(exc)
+            if needed is None:
+                raise
+            typer.echo(
+                f"error: out of memory{needed}; smaller options (--batch-size, --patch, --pca, "
+                "--width) need less",
+                err=True,
+            )
+            raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _out_of_memory(exc: BaseException) -> str | None:
+    """``None`` unless ``exc`` is an allocation that failed (the CPU's or CUDA's); else what
+    was asked for, as torch words it (": tried to allocate 37.25 GiB"), or ""."""
+    if isinstance(exc, MemoryError):
+        return ""
+    text = str(exc)
+    if not isinstance(exc, _torch_oom()) and "can't allocate memory" not in text:
+        return None
+    match = re.search(r"[Tt]ried to allocate (?:([\d.]+ ?[KMGT]i?B)|(\d+) bytes)", text)
+    if match is None:
+        return ""
+    size = match.group(1) or f"{int(match.group(2)) / 2**30:,.1f} GiB"
+    return f": tried to allocate {size}"
+
+
+def _torch_oom() -> tuple[type[BaseException], ...]:
+    """torch's own out-of-memory error, where torch is already imported (never imported here)."""
+    torch = sys.modules.get("torch")
+    oom = getattr(torch, "OutOfMemoryError", None) if torch is not None else None
+    return (oom,) if oom is not None else ()
 
 
 # What a Ctrl-C that no stage caught leaves, by command (every output is written under a

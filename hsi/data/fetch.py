@@ -40,7 +40,7 @@ import pooch
 from hsi.atomic import atomic_path, reason, write_text
 from hsi.data.registry import SPY_COLORS, RemoteFile, SceneInfo, get_scene_info, list_scenes
 from hsi.data.scene import Scene
-from hsi.errors import ChecksumError, DataError, DownloadError, OutputError
+from hsi.errors import ChecksumError, ConfigError, DataError, DownloadError, OutputError
 
 __all__ = [
     "CHECKSUMS_FILE",
@@ -66,13 +66,21 @@ _TIMEOUT = (15, 60)
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The folder that holds one sub-folder per scene (it need not exist yet)."""
+    """The folder that holds one sub-folder per scene (it need not exist yet, but may not be a
+    file)."""
     if data_dir is not None and str(data_dir) != "":
-        return Path(data_dir).expanduser()
-    env = os.environ.get(ENV_DATA_DIR, "").strip()
-    if env:
-        return Path(env).expanduser()
-    return Path(pooch.os_cache("hsi"))
+        folder, named = Path(data_dir).expanduser(), f"data_dir {data_dir}"
+    elif os.environ.get(ENV_DATA_DIR, "").strip():
+        env = os.environ[ENV_DATA_DIR].strip()
+        folder, named = Path(env).expanduser(), f"{ENV_DATA_DIR}={env}"
+    else:
+        folder, named = Path(pooch.os_cache("hsi")), "the dataset cache"
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(
+            f"{named}: {folder} is a file; expected the folder that holds the scenes",
+            params=("data_dir",),
+        )
+    return folder
 
 
 def scene_dir(scene: str | SceneInfo, data_dir: str | os.PathLike[str] | None = None) -> Path:

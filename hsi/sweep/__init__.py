@@ -150,6 +150,15 @@ def run_sweep(
     for s in seeds:
         check_seed(s, "seeds")
     sizes = list(dict.fromkeys(train_sizes)) if train_sizes else [configs[0].train_size]
+    from hsi.splits import check_size
+
+    for ts in sizes:  # each, before the first run trains
+        check_size("train_size", ts)
+    if backend == "local":  # a Ray cluster's workers may have devices this process has not
+        from hsi.stages import resolve_device
+
+        for c in configs:
+            resolve_device(c.device)
     if isinstance(backend, str):
         backend = make_backend(backend, jobs=jobs, address=address)
     folder = Path(folder) if folder is not None else sweep_folder(configs)
