@@ -46,8 +46,8 @@ def main() -> None:
 
     from hsi.config import TrainConfig
     from hsi.data.synthetic import make_scene
+    from hsi.seeding import usable_cores
     from hsi.sweep import run_sweep
-    from hsi.sweep.local import usable_cores
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="a tiny scene and 1 epoch: a smoke test")

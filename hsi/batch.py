@@ -60,7 +60,7 @@ def map_scenes(
     """Map every scene into ``out_dir``; failures are reported per scene, never fatal."""
     from hsi.bundle import ModelBundle, find_bundle
     from hsi.config import Method, check_choice
-    from hsi.experiment import check_map_options, overwritten_input
+    from hsi.experiment import check_map_options, files_read, overwritten_input
     from hsi.runfolder import check_out_dir
 
     if not scenes:
@@ -83,9 +83,10 @@ def map_scenes(
             params=("out_dir",),
         )
     folder = Path(out_dir)
+    read = files_read(paths)
     for p in paths:  # before any map: predict_run's own check would fail this scene alone
         hit = overwritten_input(
-            folder / f"{p.stem}.{fmt}", paths, labels=False, confidence=confidence
+            folder / f"{p.stem}.{fmt}", read, labels=False, confidence=confidence
         )
         if hit is not None:
             role, target = hit

@@ -172,7 +172,7 @@ class ModelBundle:
             )
         try:  # a model this hsi lacks, a window it cannot take, weights of another shape
             self.build_model()
-        except (ModelError, BundleError) as exc:
+        except (ModelError, BundleError, TypeError) as exc:  # TypeError: options not a dict
             raise BundleError(f"{path}: cannot rebuild its model ({exc})") from None
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import difflib
 import json
 import math
-import os
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
@@ -57,9 +56,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "schedule": get_args(Schedule),
 }
 # PyTorch takes these as C ints: a larger value crashes deep inside, after the PCA
-#: DataLoader processes allowed per CPU (--workers); they read windows, a few per core suffice
-MAX_WORKERS_PER_CPU = 4
-
 _C_INTS = (
     "epochs",
     "batch_size",
@@ -230,15 +226,6 @@ class TrainConfig:
             )
         if self.workers < 0:
             raise ConfigError(f"workers must be 0 or more, got {self.workers}", params=("workers",))
-        cpus = os.cpu_count() or 1
-        if self.workers > MAX_WORKERS_PER_CPU * cpus:
-            # each loader is a process with its own copy of torch: thousands exhaust the machine
-            raise ConfigError(
-                f"workers {self.workers}: more loader processes than {MAX_WORKERS_PER_CPU} per "
-                f"CPU ({cpus} here) only compete for memory; give at most "
-                f"{MAX_WORKERS_PER_CPU * cpus} (the weights do not depend on it)",
-                params=("workers",),
-            )
         if self.block_size is not None and self.block_size < 1:
             raise ConfigError(
                 f"block_size must be positive, got {self.block_size}", params=("block_size",)

@@ -25,7 +25,9 @@ class HSIError(Exception):
     def cli_message(self) -> str:
         text = str(self)
         for name in self.params:
-            text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", option_flag(name), text)
+            # the word alone, never part of a path or file name (/tmp/out/a.png, data_dir.txt)
+            word = rf"(?<![\w./\\-]){re.escape(name)}(?![\w/\\-])(?!\.\w)"
+            text = re.sub(word, option_flag(name), text)
         return text
 
 

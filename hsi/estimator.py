@@ -317,10 +317,10 @@ def scene_from_arrays(
             f"labels are {gt.shape[0]}×{gt.shape[1]} but the cube is "
             f"{cube.shape[0]}×{cube.shape[1]} (height × width must match)"
         )
-    from hsi.data.io import _check_finite, _check_values
+    from hsi.data.io import _check_finite, _check_not_constant
 
     cube, gt, bad = _check_finite(_own(cube), gt, Path("cube"), nonfinite)
-    _check_values(cube, Path("cube"))
+    _check_not_constant(cube, Path("cube"))
     ids = np.zeros(0, dtype=np.int64) if gt is None else np.unique(gt[gt != 0]).astype(np.int64)
     n_bad = 0 if bad is None else int(np.count_nonzero(bad))
     meta = {"nonfinite_pixels": n_bad, "nonfinite_mask": bad} if n_bad else {}

@@ -23,7 +23,6 @@ metrics only.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -515,16 +514,18 @@ def _refuse_overwriting_inputs(out: Path, inputs: list[Path], confidence: bool) 
         )
 
 
-def overwritten_input(
-    out: Path, inputs: Iterable[Path], *, labels: bool, confidence: bool = False
-) -> tuple[str, Path] | None:
-    """The first file the map ``out`` writes that is one of ``inputs``, as (role, path); or None.
+@dataclass(frozen=True)
+class FilesRead:
+    """The files a map reads, by resolved path and by inode (see :func:`files_read`)."""
 
-    ``--out cube.png`` writes cube.mat beside the PNG, and ``--out scene.tif`` would be the scene
-    itself. ``labels``: the map also writes its panels and metrics. Inputs count there or not
-    (a dataset's files are downloaded later), and beside an ENVI input, under its stem, the
-    header or image it goes with.
-    """
+    paths: frozenset[Path]
+    inodes: frozenset[tuple[int, int]]
+
+
+def files_read(inputs: Iterable[Path]) -> FilesRead:
+    """``inputs`` there or not (a dataset's files are downloaded later), and beside an ENVI
+    input, under its stem, the header or image it goes with; each once, so that checking many
+    maps against many scenes stays linear."""
     from hsi.data.io import ENVI_SUFFIXES
 
     read = [Path(p) for p in inputs]
@@ -532,21 +533,37 @@ def overwritten_input(
         if p.suffix.lower() in ENVI_SUFFIXES:
             stems = [p.with_suffix(s) for s in (*sorted(ENVI_SUFFIXES), "")]
             read += [q for q in stems if q.is_file()]
+    inodes = set()
+    for p in read:
+        try:
+            st = p.stat()
+        except OSError:  # not there (yet)
+            continue
+        inodes.add((st.st_dev, st.st_ino))
+    return FilesRead(frozenset(p.resolve() for p in read), frozenset(inodes))
+
+
+def overwritten_input(
+    out: Path, inputs: FilesRead | Iterable[Path], *, labels: bool, confidence: bool = False
+) -> tuple[str, Path] | None:
+    """The first file the map ``out`` writes that is one of ``inputs``, as (role, path); or None.
+
+    ``--out cube.png`` writes cube.mat beside the PNG, and ``--out scene.tif`` would be the scene
+    itself. ``labels``: the map also writes its panels and metrics. One file by two names counts:
+    the same path once resolved, or (both existing) one inode — a hard link, or another spelling
+    on a case-insensitive file system.
+    """
+    read = inputs if isinstance(inputs, FilesRead) else files_read(inputs)
     for role, path in _output_paths(out, labels=labels, confidence=confidence).items():
-        if any(_same_file(path, q) for q in read):
+        if path.resolve() in read.paths:
+            return role, path
+        try:
+            st = path.stat()
+        except OSError:  # not there yet
+            continue
+        if (st.st_dev, st.st_ino) in read.inodes:
             return role, path
     return None
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """One file by two names: the same path once resolved, or (both existing) one inode —
-    a hard link, or another spelling on a case-insensitive file system."""
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # either does not exist (yet)
-        return False
 
 
 def _nothing_to_score(labels: np.ndarray, class_ids: np.ndarray, labels_path) -> str:

@@ -155,6 +155,23 @@ TTA_WITHOUT_AUGMENT = (
 )
 
 
+#: DataLoader processes per usable CPU at most: they cut windows, a few per core suffice
+MAX_WORKERS_PER_CPU = 4
+
+
+def loader_processes(workers: int, say: Log) -> int:
+    """``--workers``, at most :data:`MAX_WORKERS_PER_CPU` per CPU this process may use: each is a
+    process with its own torch, and thousands exhaust the machine. The weights do not depend on
+    it, so a config recorded on a larger machine runs here, with fewer."""
+    from hsi.seeding import usable_cores
+
+    most = MAX_WORKERS_PER_CPU * usable_cores()
+    if workers > most:
+        say(f"workers {workers}: {most} loader processes here ({MAX_WORKERS_PER_CPU} per CPU)")
+        return most
+    return workers
+
+
 def fit_model(
     config: TrainConfig,
     scene: Scene,
@@ -200,7 +217,7 @@ def fit_model(
         weight_decay=config.weight_decay,
         patience=config.patience,
         seed=config.seed,
-        workers=config.workers,
+        workers=loader_processes(config.workers, say),
         device=device,
         progress=progress,
         augment=config.augment,

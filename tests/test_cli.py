@@ -197,6 +197,18 @@ def test_errors_exit_2_without_traceback_in_a_real_process(tmp_path):
     assert proc.stderr.strip().startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_options_are_spelled_as_flags_but_never_inside_a_path():
+    from hsi.errors import ConfigError
+
+    exc = ConfigError(
+        "out /tmp/out/a.png: its npy file would overwrite /tmp/out/a.npy; data_dir data_dir.txt",
+        params=("out", "data_dir"),
+    )
+    assert exc.cli_message() == (
+        "--out /tmp/out/a.png: its npy file would overwrite /tmp/out/a.npy; --data-dir data_dir.txt"
+    )
+
+
 def test_help_reads_like_a_manual():
     for cmd in ([], ["train"], ["predict"], ["datasets"], ["models"]):
         res = invoke(*cmd, "--help")

@@ -98,7 +98,7 @@ def _npy(path, array):
         # numpy's own words would call it "pickled" and suggest allow_pickle
         (lambda d: _write(d / "junk.npy", b"not numpy at all"), "not a NumPy .npy file"),
         (lambda d: _envi_cut(d / "cut.hdr"), "shorter than its header cut.hdr describes"),
-        (lambda d: _npy(d / "huge.npy", CUBE.astype(np.float64) * 1e160), "values reach .*1e.30"),
+        (lambda d: _npy(d / "huge.npy", CUBE.astype(np.float64) * 1e160), "beyond ±1e.30 .a fill"),
         (lambda d: _savemat(d / "flat.mat", x=np.zeros((4, 4))), "expected a 3-D numeric array"),
         (lambda d: _savemat(d / "two.mat", a=CUBE, b=CUBE), "several candidates.*cube_key"),
         (lambda d: d / "x.txt", "unsupported file type"),
@@ -144,6 +144,18 @@ def test_nonfinite_is_an_error_unless_masked(tmp_path):
     assert np.isfinite(s.cube).all()
     assert s.cube[1, 2].tolist() == [0, 0, 0, 0]
     assert s.labels[1, 2] == 0 and s.labels[4, 0] == 0 and s.labels.sum() == 28
+
+
+def test_a_fill_value_beyond_1e30_is_masked_as_nan_is(tmp_path):
+    # float32's lowest as nodata: PCA cannot square it, and rescaling would not help
+    cube = CUBE.copy()
+    cube[0, :] = np.finfo(np.float32).min
+    np.savez(tmp_path / "s.npz", cube=cube, gt=np.ones((6, 5), dtype=np.uint8))
+    with pytest.raises(DataError, match=r"5 pixels contain NaN or Inf or values beyond ±1e\+30"):
+        read_scene(tmp_path / "s.npz", labels_key="gt")
+    s = read_scene(tmp_path / "s.npz", labels_key="gt", nonfinite="mask")
+    assert not s.cube[0].any() and np.array_equal(s.cube[1:], CUBE[1:])
+    assert s.labels.sum() == 25 and not s.labels[0].any()
 
 
 def test_real_ground_truth_layout(shared_data):

@@ -154,11 +154,8 @@ def user_errors(func):
             needed = _out_of_memory(exc)
             if needed is None:
                 raise
-            typer.echo(
-                f"error: out of memory{needed}; smaller options (--batch-size, --patch, --pca, "
-                "--width) need less",
-                err=True,
-            )
+            advice = _OUT_OF_MEMORY.get(func.__name__, "a machine with more memory")
+            typer.echo(f"error: out of memory{needed}; {advice}", err=True)
             raise typer.Exit(1) from None
 
     return wrapper
@@ -193,6 +190,15 @@ _INTERRUPTED = {
     "predict": "no map was written (with --out-dir, the maps finished so far are kept)",
     "sweep": "the runs finished so far are kept; the same command resumes the sweep",
     "datasets_download": "files downloaded whole are kept; a download cut short leaves nothing",
+}
+
+
+# What needs less memory, by command (the options that size what is allocated)
+_OUT_OF_MEMORY = {
+    "train": "a smaller --batch-size, --patch, --pca or --width needs less",
+    "sweep": "a smaller --batch-size, --patch, --pca or --width, or fewer --jobs, needs less",
+    "predict": "a smaller scene (or a machine with more memory) needs less",
+    "models": "a smaller --classes, --pca or --patch needs less",
 }
 
 

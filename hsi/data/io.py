@@ -37,6 +37,12 @@ SUPPORTED = ".mat, .npy, .npz, ENVI .hdr/.img, GeoTIFF .tif"
 _MAX_ID = np.iinfo(np.int64).max
 
 
+#: the largest magnitude a pixel may hold: PCA squares the values (in float64: up to about
+#: 1e154) and hands float32 components (up to 3.4e38) to the models; far above any radiance,
+#: so a larger value is a fill (float32's lowest is a common one), treated as NaN is
+MAX_MAGNITUDE = 1e30
+
+
 def read_scene(
     path: str | Path,
     labels: str | Path | None = None,
@@ -83,7 +89,7 @@ def read_scene(
         )
 
     cube, gt, bad = _check_finite(cube, gt, path, nonfinite, nodata=n_nodata > 0)
-    _check_values(cube, path)
+    _check_not_constant(cube, path)
     class_ids = (
         np.zeros(0, dtype=np.int64) if gt is None else np.unique(gt[gt != 0]).astype(np.int64)
     )
@@ -352,15 +358,21 @@ def _check_finite(
     """
     if not np.issubdtype(cube.dtype, np.floating):
         return cube, gt, None
-    bad = ~np.isfinite(cube).all(axis=2)
+    # NaN fails both comparisons; beyond ±MAX_MAGNITUDE lie Inf and fill values such as
+    # float32's lowest, which PCA cannot square
+    bad = ~((cube <= MAX_MAGNITUDE) & (cube >= -MAX_MAGNITUDE)).all(axis=2)
     n_bad = int(bad.sum())
     if n_bad == 0:
         return cube, gt, None
     if policy == "error":
         verb = ("is", "contains") if n_bad == 1 else ("are", "contain")
         what = f"{verb[0]} nodata or {verb[1]}" if nodata else verb[1]
+        huge = bool(np.isfinite(cube[bad]).all(axis=-1).any())
+        values = (
+            f"NaN or Inf{f' or values beyond ±{MAX_MAGNITUDE:.0e} (a fill value?)' if huge else ''}"
+        )
         raise DataError(
-            f"{path.name}: {n_bad} {'pixel' if n_bad == 1 else 'pixels'} {what} NaN or Inf; "
+            f"{path.name}: {n_bad} {'pixel' if n_bad == 1 else 'pixels'} {what} {values}; "
             "clean the cube, or pass "
             f"nonfinite mask to zero-fill them and treat them as unlabeled",
             params=("nonfinite",),
@@ -375,25 +387,12 @@ def _check_finite(
     return cube, gt, bad
 
 
-#: the largest magnitude a cube may hold: PCA squares the values (in float64: up to about
-#: 1e154) and hands float32 components (up to 3.4e38) to the models; far above any radiance
-MAX_MAGNITUDE = 1e30
-
-
-def _check_values(cube: np.ndarray, path: Path) -> None:
-    """Refuse a cube whose pixels all share one spectrum (nothing to classify, zero variance),
-    and one with values the float arithmetic downstream cannot hold."""
+def _check_not_constant(cube: np.ndarray, path: Path) -> None:
+    """Refuse a cube whose pixels all share one spectrum: nothing to classify, zero variance."""
     if cube.size == 0:
         return
     flat = cube.reshape(-1, cube.shape[2])
-    low, high = flat.min(axis=0), flat.max(axis=0)
-    peak = max(abs(float(low.min())), abs(float(high.max())))
-    if peak > MAX_MAGNITUDE:
-        raise DataError(
-            f"{path.name}: values reach {peak:.3g}, beyond the {MAX_MAGNITUDE:.0e} that PCA "
-            "and float32 arithmetic can hold; rescale the cube (e.g. to reflectance)"
-        )
-    if np.array_equal(low, high):
+    if np.array_equal(flat.min(axis=0), flat.max(axis=0)):
         raise DataError(
             f"{path.name}: the cube is constant (every pixel has the same spectrum, "
             f"{'all zeros' if not flat[0].any() else 'one value per band'}); nothing to classify"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Hashable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
 from hsi.config import TrainConfig
+from hsi.seeding import usable_cores
 from hsi.sweep.backend import Finished, RunSpec
 from hsi.sweep.folder import _read_metrics
 
@@ -20,13 +20,6 @@ run_logger = logging.getLogger("hsi.sweep.run")
 def default_threads(jobs: int) -> int:
     """PyTorch threads per parallel run: the usable cores shared out evenly."""
     return max(1, usable_cores() // max(1, jobs))
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def torch_threads() -> int:

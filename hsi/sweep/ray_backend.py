@@ -27,9 +27,10 @@ from typing import Any
 
 from hsi.config import TrainConfig
 from hsi.errors import ConfigError, HSIError
+from hsi.seeding import usable_cores
 from hsi.sweep.backend import Finished, RunSpec
 from hsi.sweep.folder import _read_metrics, write_files
-from hsi.sweep.local import default_threads, usable_cores
+from hsi.sweep.local import default_threads
 
 NEEDS_RAY = "backend ray needs Ray: pip install -e '.[ray]'"
 
