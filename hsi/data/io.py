@@ -359,8 +359,13 @@ def _check_finite(
     if not np.issubdtype(cube.dtype, np.floating):
         return cube, gt, None
     # NaN fails both comparisons; beyond ±MAX_MAGNITUDE lie Inf and fill values such as
-    # float32's lowest, which PCA cannot square
-    bad = ~((cube <= MAX_MAGNITUDE) & (cube >= -MAX_MAGNITUDE)).all(axis=2)
+    # float32's lowest, which PCA cannot square. By blocks of rows: the comparisons' masks of a
+    # whole memory-mapped scene would take a byte per value each.
+    bad = np.empty(cube.shape[:2], dtype=bool)
+    step = max(1, 2**24 // max(1, cube.shape[1] * cube.shape[2]))
+    for top in range(0, cube.shape[0], step):
+        rows = cube[top : top + step]
+        bad[top : top + step] = ~((rows <= MAX_MAGNITUDE) & (rows >= -MAX_MAGNITUDE)).all(axis=2)
     n_bad = int(bad.sum())
     if n_bad == 0:
         return cube, gt, None
