@@ -156,7 +156,12 @@ Width = Annotated[
     float | None, typer.Option(help="Width multiplier (MobileNet, ShuffleNet), e.g. 0.5.")
 ]
 Groups = Annotated[int | None, typer.Option(help="ShuffleNet V1 groups: 1, 2, 3, 4 or 8.")]
-Workers = Annotated[int, typer.Option(help="DataLoader worker processes (results do not change).")]
+Workers = Annotated[
+    int,
+    typer.Option(
+        help="DataLoader worker processes, at most 4 per usable CPU (results do not change)."
+    ),
+]
 Threads = Annotated[
     int | None,
     typer.Option(
