@@ -250,7 +250,6 @@ def predict_run(
     else:
         inputs = [Path(p) for p in (scene_path, labels) if p is not None]
     _refuse_overwriting_inputs(out, inputs, confidence)
-    resolve_device(device)  # before the bundle and the scene are read
     bundle_file = find_bundle(bundle_path, runs=runs)
     bundle = ModelBundle.load(bundle_file)
     check_map_options(bundle, method=method, device=device, confidence=confidence)
