@@ -510,3 +510,12 @@ def test_help_lists_the_choices():
     for param, choices in (("method", get_args(Method)), ("device", CHOICES["device"])):
         assert f"--{param} <{'|'.join(choices)}>" in predict, param
     assert "--version" in invoke("--help").output
+
+
+def test_a_one_row_ground_truth_is_told_to_use_labels_key(tmp_path):
+    np.save(tmp_path / "c.npy", np.random.default_rng(0).random((1, 12, 4), dtype=np.float32))
+    np.save(tmp_path / "g.npy", np.array([[1, 2] * 6]))
+    res = invoke("train", "--scene", tmp_path / "c.npy", "--labels", tmp_path / "g.npy",
+                 "--out", tmp_path / "runs")  # fmt: skip
+    check_user_error(res, "g.npy: expected a 2-D integer array of at least 2×2", "--labels-key")
+    assert not (tmp_path / "runs").exists()

@@ -132,6 +132,21 @@ def test_label_errors(tmp_path, labels, match):
         read_scene(tmp_path / "c.mat", tmp_path / "g.npy")
 
 
+def test_one_row_ground_truth_is_named_not_misdescribed(tmp_path):
+    # It is a 2-D integer array, so "expected a 2-D integer array" alone would be wrong; it is
+    # skipped only because MATLAB stores vectors as 1×N.
+    cube = np.random.default_rng(0).random((1, 12, 4), dtype=np.float32)
+    gt = np.array([[1, 2] * 6])
+    np.save(tmp_path / "c.npy", cube)
+    np.save(tmp_path / "g.npy", gt)
+    with pytest.raises(DataError, match=r"at least 2×2 .*name a one-row .* labels_key") as info:
+        read_scene(tmp_path / "c.npy", tmp_path / "g.npy")
+    assert info.value.params == ("labels_key",)
+    assert np.array_equal(
+        read_scene(tmp_path / "c.npy", tmp_path / "g.npy", labels_key="array").labels, gt
+    )
+
+
 def test_nonfinite_is_an_error_unless_masked(tmp_path):
     cube = CUBE.copy()
     cube[1, 2, 3] = np.nan

@@ -180,7 +180,13 @@ def _read_labels_geo(path: Path, key: str | None) -> tuple[np.ndarray, GeoInfo]:
     else:
         arrays = _read_arrays(path, suffix)
     gt = _pick(
-        arrays, key, path, what="labels", wanted=_is_label_like, expect="a 2-D integer array"
+        arrays,
+        key,
+        path,
+        what="labels",
+        wanted=_is_label_like,
+        # a 1×N or N×1 array is a vector to MATLAB (wavelengths, ids), so never picked unnamed
+        expect="a 2-D integer array of at least 2×2",
     )
     return _validate_labels(np.asarray(gt), path, key), geo
 
@@ -309,14 +315,19 @@ def _pick(arrays, key, path: Path, *, what: str, wanted, expect: str) -> np.ndar
         found = [
             k for k, v in arrays.items() if v.ndim == 2 and _is_numeric(v) and min(v.shape) > 1
         ]
+    option = "cube_key" if what == "cube" else "labels_key"
     if not found:
-        raise DataError(f"{path.name}: expected {expect} for the {what}, found: {shapes}")
+        vectors = what == "labels" and any(v.ndim == 2 and 1 in v.shape for v in arrays.values())
+        raise DataError(
+            f"{path.name}: expected {expect} for the {what}, found: {shapes}"
+            + (f"; name a one-row or one-column ground truth with {option}" if vectors else ""),
+            params=(option,),
+        )
     if len(found) > 1:
-        key = "cube_key" if what == "cube" else "labels_key"
         raise DataError(
             f"{path.name}: several candidates for the {what} ({', '.join(found)}); "
-            f"name one with {key}",
-            params=(key,),
+            f"name one with {option}",
+            params=(option,),
         )
     return arrays[found[0]]
 
