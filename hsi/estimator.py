@@ -324,6 +324,8 @@ def scene_from_arrays(
     ids = np.zeros(0, dtype=np.int64) if gt is None else np.unique(gt[gt != 0]).astype(np.int64)
     n_bad = 0 if bad is None else int(np.count_nonzero(bad))
     meta = {"nonfinite_pixels": n_bad, "nonfinite_mask": bad} if n_bad else {}
+    if gt is not None:  # errors about the ground truth name the argument, as a file's name it
+        meta["labels_source"] = "labels"
     return Scene(
         cube=cube,
         labels=gt,

@@ -164,6 +164,11 @@ def test_bad_input_is_a_one_line_error(fitted, scene):
         HSIClassifier().fit(scene.cube[:, :, 0], scene.labels)
     with pytest.raises(DataError, match="labels must be non-negative"):
         HSIClassifier().fit(scene.cube, -scene.labels)
+    # the argument's name, not "array's ground truth" (the scene's default name)
+    with pytest.raises(DataError, match=r"^labels: no labeled pixel \(every id is 0\)"):
+        HSIClassifier().fit(scene.cube, np.zeros_like(scene.labels))
+    with pytest.raises(DataError, match=r"^labels: one class only \(id 7\)"):
+        HSIClassifier().fit(scene.cube, np.where(scene.labels > 0, 7, 0))
     with pytest.raises(ConfigError, match="split must be one of") as info:
         HSIClassifier(split="diagonal").fit(scene.cube, scene.labels)
     assert info.value.params == ("split",)
