@@ -75,11 +75,11 @@ def test_named_keys(tmp_path):
     np.testing.assert_allclose(s.cube, CUBE * 2)
 
 
-def _envi_cut(hdr):
+def _envi_cut(hdr, interleave="bip"):
     """An ENVI image cut to a third of what its header describes (a download cut short)."""
     import spectral.io.envi as envi
 
-    envi.save_image(str(hdr), CUBE, interleave="bip", force=True)
+    envi.save_image(str(hdr), CUBE, interleave=interleave, force=True)
     img = hdr.with_suffix(".img")
     img.write_bytes(img.read_bytes()[: CUBE.nbytes // 3])
     return hdr
@@ -98,6 +98,8 @@ def _npy(path, array):
         # numpy's own words would call it "pickled" and suggest allow_pickle
         (lambda d: _write(d / "junk.npy", b"not numpy at all"), "not a NumPy .npy file"),
         (lambda d: _envi_cut(d / "cut.hdr"), "shorter than its header cut.hdr describes"),
+        (lambda d: _envi_cut(d / "bsq.hdr", "bsq"), "shorter than its header bsq.hdr describes"),
+        (lambda d: _envi_cut(d / "bil.hdr", "bil"), "shorter than its header bil.hdr describes"),
         (lambda d: _npy(d / "huge.npy", CUBE.astype(np.float64) * 1e160), "beyond ±1e.30 .a fill"),
         (lambda d: _savemat(d / "flat.mat", x=np.zeros((4, 4))), "expected a 3-D numeric array"),
         (lambda d: _savemat(d / "two.mat", a=CUBE, b=CUBE), "several candidates.*cube_key"),

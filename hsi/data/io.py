@@ -275,17 +275,23 @@ def _read_envi(path: Path) -> tuple[np.ndarray, Path, dict]:
         raise DataError(f"{path.name}: ENVI data needs its header {hdr.name} beside it")
     try:
         img = spectral.open_image(str(hdr))
+    except Exception as exc:
+        raise DataError(f"{hdr.name}: cannot read the ENVI image ({_short(exc)})") from exc
+    # checked before mapping: spectral's own failure depends on the interleave (None for bip,
+    # "axes don't match array" for bsq and bil)
+    rows, cols, bands = img.shape
+    dtype = np.dtype(img.dtype)
+    if Path(img.filename).stat().st_size < img.offset + rows * cols * bands * dtype.itemsize:
+        raise DataError(
+            f"{Path(img.filename).name}: shorter than its header {hdr.name} describes "
+            f"({rows}×{cols}×{bands} {dtype.name} after {img.offset} header bytes); "
+            "the image is truncated, or the header is not its own"
+        )
+    try:
         # bip is (rows, cols, bands) — the project's axis order — and stays memory-mapped.
         cube = img.open_memmap(interleave="bip")
     except Exception as exc:
         raise DataError(f"{hdr.name}: cannot read the ENVI image ({_short(exc)})") from exc
-    if cube is None:  # spectral's answer when the image file is shorter than the header says
-        rows, cols, bands = img.shape
-        raise DataError(
-            f"{Path(img.filename).name}: shorter than its header {hdr.name} describes "
-            f"({rows}×{cols}×{bands} {np.dtype(img.dtype).name} after {img.offset} header bytes); "
-            "the image is truncated, or the header is not its own"
-        )
     return cube, hdr, dict(img.metadata)
 
 
