@@ -26,7 +26,8 @@ class HSIError(Exception):
         text = str(self)
         for name in self.params:
             # the word alone, never part of a path or file name (/tmp/out/a.png, data_dir.txt)
-            word = rf"(?<![\w./\\-]){re.escape(name)}(?![\w/\\-])(?!\.\w)"
+            # nor the option's own value when spelled as its name: `out out` is `--out out`
+            word = rf"(?<![\w./\\-])(?<!{re.escape(name)} ){re.escape(name)}(?![\w/\\-])(?!\.\w)"
             text = re.sub(word, option_flag(name), text)
         return text
 

@@ -207,6 +207,11 @@ def test_options_are_spelled_as_flags_but_never_inside_a_path():
     assert exc.cli_message() == (
         "--out /tmp/out/a.png: its npy file would overwrite /tmp/out/a.npy; --data-dir data_dir.txt"
     )
+    # a path spelled exactly as its option: the option leads, the path stays a path
+    exc = ConfigError("out out: expected a map file ending in .png", params=("out",))
+    assert exc.cli_message() == "--out out: expected a map file ending in .png"
+    exc = ConfigError("pca 30: 3 directions; use pca 3 or fewer", params=("pca",))
+    assert exc.cli_message() == "--pca 30: 3 directions; use --pca 3 or fewer"
 
 
 def test_help_reads_like_a_manual():
