@@ -45,7 +45,8 @@ class OneLineErrors(TyperGroup):
         except click_exceptions.ClickException as exc:
             message = " ".join(exc.format_message().split()).rstrip(".")
             ctx = getattr(exc, "ctx", None)
-            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            path = ctx.command_path if ctx is not None else self._command_path(args, kwargs)
+            hint = f" (see {path} --help)"
             typer.echo(f"error: {message[:1].lower()}{message[1:]}{hint}", err=True)
             sys.exit(2)
         except typer.Abort:
@@ -53,6 +54,22 @@ class OneLineErrors(TyperGroup):
             sys.exit(1)
         # without standalone mode click returns a typer.Exit's code, or the command's None
         sys.exit(code if isinstance(code, int) else 0)
+
+    def _command_path(self, args: tuple, kwargs: dict) -> str:
+        """``hsi train`` for ``hsi train --pca``: click's parser raises a missing option value
+        before a context exists, so the path is read off the command line."""
+        words = kwargs.get("args", args[0] if args else None)
+        words = sys.argv[1:] if words is None else list(words)
+        path, command = [kwargs.get("prog_name") or "hsi"], self
+        for word in words:
+            if word.startswith("-"):
+                continue
+            subcommands = getattr(command, "commands", {})  # a group's; a command has none
+            if word not in subcommands:
+                break
+            command = subcommands[word]
+            path.append(word)
+        return " ".join(path)
 
 
 app = typer.Typer(
