@@ -60,6 +60,17 @@ def test_parse_seeds_rejects(text):
         parse_seeds(text)
 
 
+def test_the_seed_limit_counts_distinct_seeds_and_says_so():
+    assert len(parse_seeds("0-9999,3")) == 10_000  # a repeated seed runs once, so counts once
+    for text in ("0-10000", "0-9999,10000", "0-100000000000"):
+        with pytest.raises(ConfigError) as info:
+            parse_seeds(text)
+        # it was "10,001 --seeds or more": the word was taken for the option
+        assert info.value.cli_message() == (
+            f"--seeds {text}: more than 10,000 distinct values, the most a sweep takes"
+        )
+
+
 def test_parse_train_sizes():
     assert parse_train_sizes("0.05,0.1,0.3") == [0.05, 0.1, 0.3]
     assert parse_train_sizes("10, 50") == [10, 50]

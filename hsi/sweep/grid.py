@@ -18,8 +18,7 @@ def parse_seeds(text: str) -> list[int]:
     """``"0-9"``, ``"0,3,7"``, ``"0-4,10"`` → seeds in the order given, each once."""
     from hsi.seeding import check_seed
 
-    seeds: list[int] = []
-    count = 0
+    ranges: list[tuple[int, int]] = []
     for part in str(text).split(","):
         match = _RANGE.match(part.strip())
         if not match:
@@ -35,14 +34,18 @@ def parse_seeds(text: str) -> list[int]:
                 params=("seeds",),
             )
         check_seed(last, "seeds")
-        count += last - first + 1
-        if count > MAX_SEEDS:
+        ranges.append((first, last))
+    seeds: dict[int, None] = {}  # ordered and distinct
+    for first, last in ranges:
+        # a range too long is refused before it is expanded: 0-100000000000 would fill the memory
+        if last - first < MAX_SEEDS:
+            seeds.update(dict.fromkeys(range(first, last + 1)))
+        if last - first >= MAX_SEEDS or len(seeds) > MAX_SEEDS:
             raise ConfigError(
-                f"seeds {text}: {count:,} seeds or more; a sweep takes at most {MAX_SEEDS:,}",
+                f"seeds {text}: more than {MAX_SEEDS:,} distinct values, the most a sweep takes",
                 params=("seeds",),
             )
-        seeds.extend(range(first, last + 1))
-    return list(dict.fromkeys(seeds))
+    return list(seeds)
 
 
 def parse_train_sizes(text: str | float | int | Sequence[float | int]) -> list[float | int]:
