@@ -133,3 +133,13 @@ def test_options_every_scene_shares_are_checked_once_before_any(
     lines = res.stderr.splitlines()
     assert len(lines) == 1 and all(n in lines[0] for n in needles), res.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_an_error_that_names_its_scene_with_a_space_names_it_once(workdir, trained, tmp_path):
+    # "few.npy has 10 bands but …": the line used to read "few.npy: few.npy has …"
+    np.save(tmp_path / "few.npy", np.load(workdir / "cube.npy")[:, :, :10])
+    res = _run([tmp_path / "few.npy"], trained, tmp_path / "maps")
+    assert res.exit_code == 1, res.output
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith("error: few.npy has 10 bands"), errors
+    assert errors[0].count("few.npy") == 1, errors[0]

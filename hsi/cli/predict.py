@@ -219,6 +219,6 @@ def _predict_many(
             if row["status"] != "ok":
                 name, error = Path(row["scene"]).name, row["error"]
                 # most errors name their file already: "x.mat: x.mat has …" says it twice
-                where = "" if error.startswith(f"{name}:") else f"{name}: "
+                where = "" if error.startswith((f"{name}:", f"{name} ")) else f"{name}: "
                 typer.echo(f"error: {where}{error}", err=True)
         raise typer.Exit(1)
