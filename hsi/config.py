@@ -91,7 +91,8 @@ def check_file_options_absent(
     given = [name for name, value in zip(FILE_OPTIONS, values, strict=True) if value is not None]
     if dataset is not None and given:
         raise ConfigError(
-            f"{', '.join(given)}: for a scene FILE; dataset {dataset} brings its own ground truth",
+            f"{', '.join(given)}: for a scene FILE; "
+            f"dataset {dataset} brings its own cube and ground truth",
             params=(*given, "dataset"),
         )
 

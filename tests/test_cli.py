@@ -370,7 +370,7 @@ def test_predict_needs_exactly_one_scene(workdir, trained, tmp_path):
     res = invoke("predict", workdir / "cube.npy", "--dataset", "salinas_a", "--model", trained)
     check_user_error(res, "a scene FILE or --dataset NAME")
     res = invoke("predict", "--dataset", "salinas_a", "--labels", workdir / "gt.npy")
-    check_user_error(res, "--labels", "--dataset salinas_a brings its own ground truth")
+    check_user_error(res, "--labels", "--dataset salinas_a brings its own cube and ground truth")
     check_user_error(invoke("predict", "--dataset", "atlantis"), "unknown dataset 'atlantis'")
     assert not list(tmp_path.iterdir())
 
@@ -457,7 +457,9 @@ def test_train_and_sweep_refuse_file_options_beside_a_dataset(workdir, tmp_path,
     res = invoke(command, "--dataset", "salinas_a", "--labels", workdir / "gt.npy",
                  "--cube-key", "cube", "--data-dir", tmp_path / "cache",
                  "--out", tmp_path / "runs")  # fmt: skip
-    check_user_error(res, "--labels, --cube-key", "--dataset salinas_a brings its own ground truth")
+    check_user_error(
+        res, "--labels, --cube-key", "--dataset salinas_a brings its own cube and ground truth"
+    )
     res = invoke(command, "--dataset", "salinas_a", "--labels-key", "gt",
                  "--data-dir", tmp_path / "cache", "--out", tmp_path / "runs")  # fmt: skip
     check_user_error(res, "--labels-key: for a scene FILE")
