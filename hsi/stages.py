@@ -165,10 +165,13 @@ def loader_processes(workers: int, say: Log) -> int:
     it, so a config recorded on a larger machine runs here, with fewer."""
     from hsi.seeding import usable_cores
 
-    most = MAX_WORKERS_PER_CPU * usable_cores()
+    cores = usable_cores()
+    most = MAX_WORKERS_PER_CPU * cores
     if workers > most:
         say(f"workers {workers}: {most} loader processes here ({MAX_WORKERS_PER_CPU} per CPU)")
         return most
+    if workers > cores:
+        say(f"workers {workers}: more loader processes than the {cores} CPUs here; they share them")
     return workers
 
 

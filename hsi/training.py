@@ -29,6 +29,15 @@ from hsi.progress import EpochBar
 from hsi.seeding import make_generator, seed_worker
 
 
+class _Loader(DataLoader):
+    """torch's DataLoader without its warning about more processes than CPUs: the number is
+    the user's choice, capped and noted once by :func:`hsi.stages.loader_processes`, and the
+    warning (printed twice, with a source line) ignored ``--quiet``."""
+
+    def check_worker_number_rationality(self) -> None:
+        pass
+
+
 @dataclass
 class FitResult:
     history: list[dict[str, Any]]
@@ -87,7 +96,7 @@ def fit(
     ranks, rank = distributed.world_size(), distributed.rank()
     sampler = DistributedSampler(train, ranks, rank, shuffle=True, seed=seed) if ranks > 1 else None
     net = nn.parallel.DistributedDataParallel(model) if ranks > 1 else model
-    loader = DataLoader(
+    loader = _Loader(
         train,
         batch_size=batch_size,
         shuffle=sampler is None,

@@ -230,7 +230,32 @@ def test_loader_processes_are_at_most_four_per_usable_cpu():
     most = 4 * usable_cores()
     assert loader_processes(100_000, notes.append) == most
     assert notes == [f"workers 100000: {most} loader processes here (4 per CPU)"]
-    assert loader_processes(most, notes.append) == most and len(notes) == 1
+    cores = usable_cores()
+    assert loader_processes(cores, notes.append) == cores and len(notes) == 1
+    assert loader_processes(cores + 1, notes.append) == cores + 1
+    assert (
+        notes[-1]
+        == f"workers {cores + 1}: more loader processes than the {cores} CPUs here; they share them"
+    )
+
+
+def test_more_loader_processes_than_cpus_is_noted_once_not_warned_by_torch():
+    # torch's own warning came twice, with source lines, under --quiet too
+    import warnings
+
+    from torch.utils.data import DataLoader
+
+    from hsi.seeding import usable_cores
+    from hsi.training import _Loader
+
+    many = usable_cores() + 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        DataLoader(range(4), num_workers=many)
+        assert any("This DataLoader will create" in str(w.message) for w in caught)
+        caught.clear()
+        _Loader(range(4), num_workers=many)
+    assert not caught, [str(w.message) for w in caught]
 
 
 def test_a_split_with_no_test_pixel_is_one_line_without_quiet_too(files, tmp_path):
