@@ -331,7 +331,7 @@ def test_server_error_is_a_download_error_and_leaves_nothing(tmp_path, server, t
     assert f"{server.url}/Tiny.mat" in message  # where it failed
     assert info.cube.url in message and info.labels.url in message  # where to get them by hand
     assert str(tmp_path / "tiny") in message and "\n" not in message
-    assert _files(tmp_path / "tiny") == []
+    assert not (tmp_path / "tiny").exists()  # not even an empty folder
 
 
 def test_download_lands_under_a_hidden_name_then_is_renamed(tmp_path, server, tiny, monkeypatch):
@@ -377,8 +377,10 @@ def test_interrupted_second_file_keeps_the_verified_first(tmp_path, server, tiny
 def test_unreachable_server_says_where_to_put_files(tmp_path, tiny):
     info, _, _ = tiny
     with pytest.raises(DownloadError, match="cannot connect") as err:
-        fetch_scene(info, tmp_path, base_url=UNREACHABLE, progress=False)
-    assert "Tiny.mat" in str(err.value) and str(tmp_path / "tiny") in str(err.value)
+        fetch_scene(info, tmp_path / "cache", base_url=UNREACHABLE, progress=False)
+    assert "Tiny.mat" in str(err.value) and str(tmp_path / "cache" / "tiny") in str(err.value)
+    # the cache is as it was: neither the scene's folder nor the cache folder made for it
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_stale_partial_files_are_cleared(tmp_path, server, tiny):

@@ -239,16 +239,31 @@ def _manual_hint(info: SceneInfo, folder: Path, roles: Iterable[str]) -> str:
 
 def _download(remote: RemoteFile, url: str, folder: Path, progress: bool | None) -> None:
     """Stream ``url`` into ``folder/<filename>``; only a complete, verified file lands there."""
-    import requests  # pooch's own HTTP dependency
-
     from hsi.progress import DownloadBar, wanted
 
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _remove_stale_parts(folder, remote.filename)
     except OSError as exc:
         raise DownloadError(f"cannot write to {folder}: {exc.strerror or exc}") from exc
     bar = DownloadBar(remote.filename) if wanted(progress) else None
+    try:
+        _download_into(remote, url, folder, bar)
+    except BaseException:
+        # a failed download leaves the cache as it found it: no empty scene folder behind
+        for made in created:
+            with contextlib.suppress(OSError):
+                made.rmdir()  # only ever removes an empty folder
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _download_into(remote: RemoteFile, url: str, folder: Path, bar: Any) -> None:
+    import requests  # pooch's own HTTP dependency
+
     try:
         # the bytes arrive under a hidden .part name; a wrong checksum discards them
         with atomic_path(folder / remote.filename, temp_suffix=_PART_SUFFIX) as tmp:
@@ -277,9 +292,6 @@ def _download(remote: RemoteFile, url: str, folder: Path, progress: bool | None)
                 )
     except OutputError as exc:
         raise DownloadError(f"cannot write to {folder}: {reason(exc)}") from exc
-    finally:
-        if bar is not None:
-            bar.close()
     if remote.checksum is None:
         # Should the record fail to be written (disk full), the next load records it instead.
         with contextlib.suppress(OSError):
