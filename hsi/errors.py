@@ -25,9 +25,9 @@ class HSIError(Exception):
     def cli_message(self) -> str:
         text = str(self)
         for name in self.params:
-            # the word alone, never part of a path or file name (/tmp/out/a.png, data_dir.txt)
-            # nor the option's own value when spelled as its name: `out out` is `--out out`
-            word = rf"(?<![\w./\\-])(?<!{re.escape(name)} ){re.escape(name)}(?![\w/\\-])(?!\.\w)"
+            # the word alone, never part of a path or file name (/tmp/out/a.png, data_dir.txt),
+            # nor a value: quoted (got 'dataset'), or after its option (`out out` is `--out out`)
+            word = rf"(?<![\w./\\'-])(?<!{re.escape(name)} ){re.escape(name)}(?![\w/\\'-])(?!\.\w)"
             text = re.sub(word, option_flag(name), text)
         return text
 

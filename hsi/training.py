@@ -31,8 +31,9 @@ from hsi.seeding import make_generator, seed_worker
 
 class _Loader(DataLoader):
     """torch's DataLoader without its warning about more processes than CPUs: the number is
-    the user's choice, capped and noted once by :func:`hsi.stages.loader_processes`, and the
-    warning (printed twice, with a source line) ignored ``--quiet``."""
+    the user's choice, capped and noted once by :func:`hsi.stages.loader_processes` (which
+    :func:`fit`'s own callers use; calling :func:`fit` directly gets no note), and the warning
+    (printed twice, with a source line) ignored ``--quiet``."""
 
     def check_worker_number_rationality(self) -> None:
         pass

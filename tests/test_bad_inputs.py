@@ -390,7 +390,7 @@ def test_predict_refuses(files, bundle, damaged, tmp_path, case):
 
 # ----------------------------------------------------------------------------- sweep, models
 SWEEP_CASES = {
-    "a hundred billion seeds": (["--seeds", "0-100000000000"], ["--seeds", "at most"]),
+    "a hundred billion seeds": (["--seeds", "0-100000000000"], ["--seeds", "10,000 distinct"]),
     "seed beyond 64 bits": (["--seeds", f"0,{2**64}"], ["--seeds", str(2**64)]),
     "--out is a file": (["--out-at", "a_file"], ["--out", "a_file"]),
     "infinite lr": (["--lr", "inf"], ["--lr"]),

@@ -212,6 +212,8 @@ def test_options_are_spelled_as_flags_but_never_inside_a_path():
     assert exc.cli_message() == "--out out: expected a map file ending in .png"
     exc = ConfigError("pca 30: 3 directions; use pca 3 or fewer", params=("pca",))
     assert exc.cli_message() == "--pca 30: 3 directions; use --pca 3 or fewer"
+    exc = ConfigError("dataset must be one of a, b, got 'dataset'", params=("dataset",))
+    assert exc.cli_message() == "--dataset must be one of a, b, got 'dataset'"
 
 
 def test_help_reads_like_a_manual():

@@ -85,6 +85,21 @@ def _envi_cut(hdr, interleave="bip"):
     return hdr
 
 
+def test_an_envi_spectral_library_is_named_not_a_traceback(tmp_path):
+    with pytest.raises(DataError, match=r"^lib.hdr: an ENVI spectral library .*, not an image"):
+        read_scene(_envi_library(tmp_path / "lib.hdr"))
+
+
+def _envi_library(hdr):
+    """An ENVI spectral library: spectra, not an image (spectral returns no shape for it)."""
+    import spectral.io.envi as envi
+
+    spectra = CUBE.reshape(-1, CUBE.shape[2])[:5]
+    header = {"wavelength": list(range(CUBE.shape[2])), "spectra names": list("abcde")}
+    envi.SpectralLibrary(spectra, header, {}).save(str(hdr.with_suffix("")))
+    return hdr
+
+
 def _npy(path, array):
     np.save(path, array)
     return path
@@ -141,9 +156,17 @@ def test_one_row_ground_truth_is_named_not_misdescribed(tmp_path):
     gt = np.array([[1, 2] * 6])
     np.save(tmp_path / "c.npy", cube)
     np.save(tmp_path / "g.npy", gt)
-    with pytest.raises(DataError, match=r"at least 2×2 .*name a one-row .* labels_key") as info:
+    with pytest.raises(
+        DataError, match=r"at least 2×2 .*one-column ground truth is read with labels_key array$"
+    ) as info:
         read_scene(tmp_path / "c.npy", tmp_path / "g.npy")
     assert info.value.params == ("labels_key",)
+    # MATLAB stores every scalar as 1×1 and wavelengths as 1×B floats: neither is a ground truth
+    _savemat(
+        tmp_path / "g.mat", nclass=np.array([[3]]), wavelength=np.linspace(400.5, 900.5, 12)[None]
+    )
+    with pytest.raises(DataError, match=r"for the labels, found: [^;]*$"):
+        read_scene(tmp_path / "c.npy", tmp_path / "g.mat")
     assert np.array_equal(
         read_scene(tmp_path / "c.npy", tmp_path / "g.npy", labels_key="array").labels, gt
     )

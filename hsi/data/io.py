@@ -275,13 +275,21 @@ def _read_envi(path: Path) -> tuple[np.ndarray, Path, dict]:
         raise DataError(f"{path.name}: ENVI data needs its header {hdr.name} beside it")
     try:
         img = spectral.open_image(str(hdr))
+        # checked before mapping: spectral's own failure depends on the interleave (None for
+        # bip, "axes don't match array" for bsq and bil)
+        library = not hasattr(img, "shape")  # a spectral library: spectra, no pixel grid
+        if not library:
+            rows, cols, bands = img.shape
+            dtype = np.dtype(img.dtype)
+            size = Path(img.filename).stat().st_size
     except Exception as exc:
         raise DataError(f"{hdr.name}: cannot read the ENVI image ({_short(exc)})") from exc
-    # checked before mapping: spectral's own failure depends on the interleave (None for bip,
-    # "axes don't match array" for bsq and bil)
-    rows, cols, bands = img.shape
-    dtype = np.dtype(img.dtype)
-    if Path(img.filename).stat().st_size < img.offset + rows * cols * bands * dtype.itemsize:
+    if library:
+        raise DataError(
+            f"{hdr.name}: an ENVI spectral library (a list of spectra), not an image; "
+            "expected an ENVI image of rows × columns × bands"
+        )
+    if size < img.offset + rows * cols * bands * dtype.itemsize:
         raise DataError(
             f"{Path(img.filename).name}: shorter than its header {hdr.name} describes "
             f"({rows}×{cols}×{bands} {dtype.name} after {img.offset} header bytes); "
@@ -305,6 +313,13 @@ def _is_label_like(a: np.ndarray) -> bool:
     )
 
 
+def _is_one_row_labels(a: np.ndarray) -> bool:
+    """1×N or N×1 (not a MATLAB scalar's 1×1) and integer-valued: a ground truth, perhaps."""
+    if a.ndim != 2 or min(a.shape) != 1 or max(a.shape) < 2 or not _is_numeric(a):
+        return False
+    return bool(np.issubdtype(a.dtype, np.integer) or np.all(np.mod(a, 1) == 0))
+
+
 def _is_numeric(a: np.ndarray) -> bool:
     return np.issubdtype(a.dtype, np.number) and not np.issubdtype(a.dtype, np.complexfloating)
 
@@ -323,10 +338,12 @@ def _pick(arrays, key, path: Path, *, what: str, wanted, expect: str) -> np.ndar
         ]
     option = "cube_key" if what == "cube" else "labels_key"
     if not found:
-        vectors = what == "labels" and any(v.ndim == 2 and 1 in v.shape for v in arrays.values())
+        rows = [k for k, v in arrays.items() if what == "labels" and _is_one_row_labels(v)]
+        hint = f"; name a one-row or one-column ground truth with {option}" if rows else ""
+        if len(rows) == 1:
+            hint = f"; a one-row or one-column ground truth is read with {option} {rows[0]}"
         raise DataError(
-            f"{path.name}: expected {expect} for the {what}, found: {shapes}"
-            + (f"; name a one-row or one-column ground truth with {option}" if vectors else ""),
+            f"{path.name}: expected {expect} for the {what}, found: {shapes}{hint}",
             params=(option,),
         )
     if len(found) > 1:

@@ -36,16 +36,34 @@ def parse_seeds(text: str) -> list[int]:
         check_seed(last, "seeds")
         ranges.append((first, last))
     seeds: dict[int, None] = {}  # ordered and distinct
+    too_many = ConfigError(
+        f"seeds {_abridged(text)}: more than {MAX_SEEDS:,} distinct values, the most a sweep takes",
+        params=("seeds",),
+    )
+    written = 0
     for first, last in ranges:
-        # a range too long is refused before it is expanded: 0-100000000000 would fill the memory
-        if last - first < MAX_SEEDS:
-            seeds.update(dict.fromkeys(range(first, last + 1)))
-        if last - first >= MAX_SEEDS or len(seeds) > MAX_SEEDS:
+        if last - first >= MAX_SEEDS:  # refused unexpanded: 0-100000000000 would fill the memory
+            raise too_many
+        written += last - first + 1
+        if written > _MAX_WRITTEN:  # a thousand repeats of 0-9999 took seconds to add nothing
             raise ConfigError(
-                f"seeds {text}: more than {MAX_SEEDS:,} distinct values, the most a sweep takes",
+                f"seeds {_abridged(text)}: more than {_MAX_WRITTEN:,} values written out, "
+                "repeats included; write each once",
                 params=("seeds",),
             )
+        seeds.update(dict.fromkeys(range(first, last + 1)))
+        if len(seeds) > MAX_SEEDS:
+            raise too_many
     return list(seeds)
+
+
+#: seeds a list may write out, repeats included (``0-9,0-9`` is fine, megabytes of it are not)
+_MAX_WRITTEN = 10 * MAX_SEEDS
+
+
+def _abridged(text: object, most: int = 60) -> str:
+    text = str(text)
+    return text if len(text) <= most else f"{text[: most - 1]}…"
 
 
 def parse_train_sizes(text: str | float | int | Sequence[float | int]) -> list[float | int]:
