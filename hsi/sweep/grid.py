@@ -36,14 +36,10 @@ def parse_seeds(text: str) -> list[int]:
         check_seed(last, "seeds")
         ranges.append((first, last))
     seeds: dict[int, None] = {}  # ordered and distinct
-    too_many = ConfigError(
-        f"seeds {_abridged(text)}: more than {MAX_SEEDS:,} distinct values, the most a sweep takes",
-        params=("seeds",),
-    )
     written = 0
     for first, last in ranges:
         if last - first >= MAX_SEEDS:  # refused unexpanded: 0-100000000000 would fill the memory
-            raise too_many
+            raise _too_many_seeds(text)
         written += last - first + 1
         if written > _MAX_WRITTEN:  # a thousand repeats of 0-9999 took seconds to add nothing
             raise ConfigError(
@@ -53,8 +49,15 @@ def parse_seeds(text: str) -> list[int]:
             )
         seeds.update(dict.fromkeys(range(first, last + 1)))
         if len(seeds) > MAX_SEEDS:
-            raise too_many
+            raise _too_many_seeds(text)
     return list(seeds)
+
+
+def _too_many_seeds(text: object) -> ConfigError:
+    return ConfigError(
+        f"seeds {_abridged(text)}: more than {MAX_SEEDS:,} distinct values, the most a sweep takes",
+        params=("seeds",),
+    )
 
 
 #: seeds a list may write out, repeats included (``0-9,0-9`` is fine, megabytes of it are not)
