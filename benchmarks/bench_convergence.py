@@ -19,7 +19,7 @@ Scenes: the semi-synthetic Indian Pines, and the real Jasper Ridge and Samson cu
 The accuracies do not depend on the machine's load (the runs are deterministic); the seconds do:
 the script records the CPU count and load average before each run. ``--workers N`` runs N at
 once (processes sharing the cores, or one GPU with ``--device cuda``): their seconds are not
-alone, and each row says so (``alone``).
+alone, and each row says so (``alone``); so does ``--shared``, for a run beside another job.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> list[dict]:
             print(f"error: {task['scene']} {task['model']} {task['init']} seed {task['seed']}: "
                   f"{row['error']}", flush=True)  # fmt: skip
             return
-        row["alone"] = args.workers <= 1
+        row["alone"] = args.workers <= 1 and not args.shared
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "curve"}), flush=True)
         if args.json:  # after every run: a long benchmark keeps what it measured
@@ -288,6 +288,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--workers", type=int, default=1, help="runs at once (processes); not alone")
+    p.add_argument(
+        "--shared", action="store_true", help="another job runs beside this one: not alone"
+    )
     p.add_argument("--deadline", type=float, default=None, help="start no run after this many s")
     p.add_argument("--json", type=Path, help="write the runs here (after each run)")
     p.add_argument("--plot", type=Path, help="OA against epoch, one line per seed")
