@@ -38,3 +38,16 @@ def test_the_summary_puts_each_scenes_random_split_first_and_the_svm_without_an_
     assert header.index("s · stratified") < header.index("s · spatial")
     assert hybridsn == "| hybridsn | reference | 0.8500 ± 0.0707 (2) | 0.4000 (1) |"
     assert svm == "| svm | - | 0.9500 (1) | - |"
+
+
+def test_a_run_beside_another_job_is_not_marked_alone(monkeypatch):
+    import argparse
+
+    monkeypatch.setattr(bench, "run_one", lambda task: run(seed=task["seed"]))
+    args = dict(
+        epochs=2, patience=None, train_size=0.1, threads=1, batch_size=32, split="stratified",
+        patch=None, device="cpu", seeds="0", scenes="s", models="hybridsn", inits="reference",
+        workers=1, deadline=None, json=None,
+    )  # fmt: skip
+    assert bench.run(argparse.Namespace(**args, shared=False))[0]["alone"] is True
+    assert bench.run(argparse.Namespace(**args, shared=True))[0]["alone"] is False
