@@ -242,13 +242,32 @@ def test_envi_without_map_info_has_no_place(tmp_path):
 @pytest.mark.parametrize("rotation", [0.0, 30.0, -66.0])
 def test_map_info_round_trip(rotation):
     t = math.radians(rotation)
-    gt = (736600.0, 2.7 * math.cos(t), -2.7 * math.sin(t), 4078126.0, -2.7 * math.sin(t),
+    gt = (736600.0, 2.7 * math.cos(t), 2.7 * math.sin(t), 4078126.0, 2.7 * math.sin(t),
           -2.7 * math.cos(t))  # fmt: skip
     fields = geo.transform_to_mapinfo(gt, "EPSG:32612")
     assert fields[0] == "UTM" and fields[7:10] == ["12", "North", "WGS-84"]
+    if rotation:
+        assert fields[-1].startswith("rotation=")  # GDAL's sign: counter-clockwise
+        assert float(fields[-1].split("=")[1]) == pytest.approx(rotation)
     back, crs_fields = geo.mapinfo_to_transform(fields)
     np.testing.assert_allclose(back, gt, atol=1e-6)
     assert crs_fields["zone"] == "12"
+
+
+def test_a_rotated_map_info_reads_as_gdal_reads_it(tmp_path):
+    # an AVIRIS-NG line's header and the geotransform gdalinfo prints for it (ORNL DAAC's
+    # "Understanding AVIRIS-NG data in ENVI format with rotated grid")
+    info = ["UTM", "1", "1", "581226.666764", "7916192.56364", "5.2", "5.2", "4", "North",
+            "WGS-84", "rotation=42"]  # fmt: skip
+    published = (581226.666764, 3.86435309248245, 3.479479153066063, 7916192.56364,
+                 3.479479153066063, -3.86435309248245)  # fmt: skip
+    np.testing.assert_allclose(geo.mapinfo_to_transform(info)[0], published, rtol=1e-12)
+    for rotation in ("42", "-66", "150"):  # and GDAL itself, on headers of each sign
+        (tmp_path / rotation).mkdir()
+        hdr = envi_cube(tmp_path / rotation, {"map info": [*info[:-1], f"rotation={rotation}"]})
+        with rasterio.open(hdr.with_suffix(".img")) as src:
+            gdal = src.transform.to_gdal()
+        np.testing.assert_allclose(read_scene(hdr).transform, gdal, rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize(

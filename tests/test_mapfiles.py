@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -164,11 +165,16 @@ def test_envi_classification_round_trip(tmp_path):
     assert meta["map info"][7:10] == ["33", "North", "WGS-84"]
 
 
-def test_envi_map_is_georeferenced_for_gdal_and_hsi(tmp_path):
+ROTATED_GT = (500000.0, 30 * math.cos(0.7), 30 * math.sin(0.7), 4100000.0, 30 * math.sin(0.7),
+              -30 * math.cos(0.7))  # fmt: skip
+
+
+@pytest.mark.parametrize("gt", [GT, ROTATED_GT], ids=["north-up", "rotated"])
+def test_envi_map_is_georeferenced_for_gdal_and_hsi(tmp_path, gt):
     out = tmp_path / "map.hdr"
-    write_map(out, PRED, IDS, NAMES, PALETTE, crs="EPSG:3035", transform=GT)
+    write_map(out, PRED, IDS, NAMES, PALETTE, crs="EPSG:3035", transform=gt)
     with rasterio.open(tmp_path / "map.img") as src:  # GDAL's ENVI driver, as QGIS opens it
-        assert src.transform.to_gdal() == pytest.approx(GT)
+        assert src.transform.to_gdal() == pytest.approx(gt)
         assert src.crs.to_epsg() == 3035
         np.testing.assert_array_equal(src.read(1), PRED)
     labels = read_labels(out)

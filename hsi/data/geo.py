@@ -252,7 +252,9 @@ def mapinfo_to_transform(fields: Sequence[str]) -> tuple[tuple[float, ...], dict
 
     ``{proj, ref x, ref y, easting, northing, x size, y size, [zone, North|South,] [datum,]
     units=…, rotation=…}``: the reference pixel is 1-based, (1, 1) being the upper-left corner
-    of the upper-left pixel; ``rotation`` (degrees, counter-clockwise) turns the grid about it.
+    of the upper-left pixel; ``rotation`` (degrees, counter-clockwise) turns the grid about it,
+    with GDAL's sign: an AVIRIS-NG line's ``rotation=42`` at 5.2 m is GDAL's
+    ``(…, 3.864, 3.479, …, 3.479, -3.864)``.
     """
     proj = fields[0]
     refx, refy, east, north, dx, dy = (float(f) for f in fields[1:7])
@@ -267,7 +269,7 @@ def mapinfo_to_transform(fields: Sequence[str]) -> tuple[tuple[float, ...], dict
     theta = math.radians(float(named.get("rotation", 0.0)))
     c, s = math.cos(theta), math.sin(theta)
     # + 0.0 turns the -0.0 of an unrotated grid into 0.0
-    a, b, d, e = c * dx + 0.0, -s * dy + 0.0, -s * dx + 0.0, -c * dy + 0.0
+    a, b, d, e = c * dx + 0.0, s * dy + 0.0, s * dx + 0.0, -c * dy + 0.0
     x0 = east - (refx - 1) * a - (refy - 1) * b
     y0 = north - (refx - 1) * d - (refy - 1) * e
     crs_fields = {"projection": proj, "units": named.get("units", "")}
@@ -289,7 +291,7 @@ def transform_to_mapinfo(transform: Any, crs: Any = None) -> list[str]:
     dx, dy = math.hypot(a, d), math.hypot(b, e)
     if a * e - b * d >= 0:  # y grows downwards in the grid: no ENVI map info expresses that
         raise ValueError("the geotransform is not north-up or rotated north-up (its y axis flips)")
-    rotation = math.degrees(math.atan2(-d, a))
+    rotation = math.degrees(math.atan2(d, a))  # GDAL's sign (see mapinfo_to_transform)
     head = ["1", "1", _num(x0), _num(y0), _num(dx), _num(dy)]
     name, tail = "Arbitrary", []
     epsg = _epsg(crs)
