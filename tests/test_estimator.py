@@ -110,7 +110,23 @@ def test_predict_proba_is_the_softmax_of_the_logits(fitted, scene):
     assert (proba >= 0).all()
     index = np.searchsorted(fitted.classes_, fitted.predict(scene.cube))
     assert np.array_equal(proba.argmax(-1), index)
-    assert np.array_equal(fitted.decision_function(scene.cube).argmax(-1), index)
+    logits = fitted.decision_function(scene.cube)
+    assert np.array_equal(logits.argmax(-1), index)
+    # the softmax itself, not only a distribution with the same arg-max
+    expected = torch.softmax(torch.from_numpy(logits).double(), dim=-1).numpy()
+    np.testing.assert_allclose(proba, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_predict_uses_the_fitted_pca_never_a_refit(fitted, scene):
+    """The notebook refitted PCA on the scene it mapped: altering the bottom rows would then
+    change the components, hence the labels of the untouched top rows too."""
+    altered = scene.cube.copy()
+    altered[12:] = altered[12:, :, ::-1] * 3.0
+    top = slice(0, 12 - 9 // 2)  # windows wholly in the untouched rows
+    np.testing.assert_array_equal(fitted.predict(altered)[top], fitted.predict(scene.cube)[top])
+    np.testing.assert_array_equal(
+        fitted.decision_function(altered)[top], fitted.decision_function(scene.cube)[top]
+    )
 
 
 def test_save_and_load_give_the_same_predictions(fitted, scene, tmp_path):

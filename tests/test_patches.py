@@ -61,9 +61,17 @@ def test_memory_is_independent_of_the_number_of_patches():
     tracemalloc.start()
     ds = PatchDataset(cube, labeled_coords(labels), np.zeros(10_249), patch=25)
     _, peak = tracemalloc.get_traced_memory()
+    # drawing batches copies only the windows asked for (256 × 25 × 25 × 30 float32: 19 MB)
+    tracemalloc.reset_peak()
+    for start in (0, 5_000, 9_993):
+        x, _ = ds.get_batch(np.arange(start, start + 256))
+        assert x.shape == (256, 30, 25, 25)
+        del x
+    _, batch_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert len(ds) == 10_249
     assert peak < 50 * 2**20, f"building the dataset allocated {peak / 2**20:.1f} MB"
+    assert batch_peak < 50 * 2**20, f"a batch of 256 allocated {batch_peak / 2**20:.1f} MB"
     assert ds.padded.nbytes == 30 * 169 * 169 * 4
 
 

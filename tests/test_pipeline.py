@@ -47,6 +47,25 @@ def test_prediction_uses_the_saved_pca_never_a_refit(workdir, trained, tmp_path)
     assert (ids[top] != a[top]).mean() > 0.05
 
 
+def test_pca_fit_train_fits_on_the_training_pixels_only_and_the_bundle_keeps_it(
+    scene_file, tmp_path
+):
+    from conftest import tiny_config
+
+    from hsi.experiment import fit_run, train_run
+
+    config = tiny_config(scene_file, pca_fit="train", epochs=1, seed=5)
+    fitted = fit_run(config)
+    cube = np.load(scene_file)["cube"].astype(np.float64)
+    train = fitted.split.train
+    np.testing.assert_allclose(fitted.reducer.mean_, cube[train[:, 0], train[:, 1]].mean(axis=0))
+    assert not np.allclose(fitted.reducer.mean_, cube.reshape(-1, cube.shape[2]).mean(axis=0))
+    run = train_run(config, run_dir=tmp_path / "run").run_dir
+    saved = ModelBundle.load(run / "model.pt").reducer()
+    np.testing.assert_array_equal(saved.mean_, fitted.reducer.mean_)
+    np.testing.assert_array_equal(saved.components_, fitted.reducer.components_)
+
+
 def test_dense_tiled_equals_patches_and_mode_is_restored():
     torch.manual_seed(0)
     model = create_model("hybridsn", n_components=13, patch=9, n_classes=5)

@@ -62,7 +62,9 @@ def test_envi_classification_map(geo_scene, trained, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["map.hdr", "map.img"]
     img = spectral.envi.open(str(out))
     assert img.metadata["file type"] == "ENVI Classification"
-    assert "map info" in img.metadata
+    with rasterio.open(tmp_path / "map.img") as src:  # the scene's place, as GDAL (QGIS) reads it
+        assert src.crs.to_epsg() == 32633
+        assert src.transform.to_gdal() == pytest.approx(GDAL_T)
     ids = np.asarray(img.load())[:, :, 0]
     _predict(scene, trained, tmp_path / "tif" / "map.tif")
     with rasterio.open(tmp_path / "tif" / "map.tif") as src:
@@ -120,6 +122,12 @@ def test_confidence_beside_the_geotiff(geo_scene, trained, tmp_path):
     assert conf.shape == ids.shape
     # the largest of K probabilities: at least 1/K, at most 1
     assert np.nanmin(conf) >= 1 / 6 - 1e-6 and np.nanmax(conf) <= 1 + 1e-6
+    # and exactly the network's: the softmax of its logits, as HSIClassifier.predict_proba gives
+    from hsi import HSIClassifier
+
+    cube = geo_scene[2]
+    expected = HSIClassifier.load(trained).predict_proba(cube).max(axis=-1)
+    np.testing.assert_allclose(conf, expected, rtol=1e-5, atol=1e-6)
     # the same map as without --confidence (its arg-max)
     _predict(scene, trained, tmp_path / "plain.tif")
     with rasterio.open(tmp_path / "plain.tif") as src:

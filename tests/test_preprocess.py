@@ -38,6 +38,12 @@ def test_fit_on_training_pixels_only(small_scene):
     sub = small_scene.cube[pixels[:, 0], pixels[:, 1]].astype(np.float64)
     np.testing.assert_allclose(a.mean_, sub.mean(axis=0))
     assert not np.allclose(a.mean_, b.mean_)
+    # the components and variances too, not only the centre: scikit-learn's PCA of those pixels
+    from sklearn.decomposition import PCA
+
+    ref = PCA(5).fit(sub)
+    np.testing.assert_allclose(a.explained_variance_, ref.explained_variance_, rtol=1e-6)
+    np.testing.assert_allclose(np.abs(a.components_), np.abs(ref.components_), atol=1e-6)
 
 
 def test_state_round_trip(small_scene):

@@ -98,6 +98,19 @@ def test_another_seed_gives_other_weights(runs):
     assert weights_hash(runs["seed4"] / "model.pt") != weights_hash(runs["cli_a"] / "model.pt")
 
 
+@pytest.mark.parametrize("kind", ["stratified", "spatial"])
+def test_the_seed_reaches_the_split(scene_file, kind):
+    """Other weights could come from the initialisation alone: the pixels must change too."""
+    from hsi.stages import prepare, split_pixels
+
+    def train_pixels(seed: int) -> np.ndarray:
+        config = tiny_config(scene_file, seed=seed, split=kind)
+        return split_pixels(prepare(config, False).scene, config, lambda note: None).train
+
+    assert np.array_equal(train_pixels(3), train_pixels(3))
+    assert not np.array_equal(train_pixels(3), train_pixels(4))
+
+
 def test_seed_everything_covers_python_numpy_and_torch():
     def draw():
         return random.random(), float(np.random.rand()), float(torch.rand(1))
