@@ -262,7 +262,7 @@ def test_a_rotated_map_info_reads_as_gdal_reads_it(tmp_path):
     published = (581226.666764, 3.86435309248245, 3.479479153066063, 7916192.56364,
                  3.479479153066063, -3.86435309248245)  # fmt: skip
     np.testing.assert_allclose(geo.mapinfo_to_transform(info)[0], published, rtol=1e-12)
-    for rotation in ("42", "-66", "150"):  # and GDAL itself, on headers of each sign
+    for rotation in ("42", "-66", "150", "180"):  # and GDAL itself; 180 is its south-up grid
         (tmp_path / rotation).mkdir()
         hdr = envi_cube(tmp_path / rotation, {"map info": [*info[:-1], f"rotation={rotation}"]})
         with rasterio.open(hdr.with_suffix(".img")) as src:

@@ -169,12 +169,17 @@ ROTATED_GT = (500000.0, 30 * math.cos(0.7), 30 * math.sin(0.7), 4100000.0, 30 * 
               -30 * math.cos(0.7))  # fmt: skip
 
 
-@pytest.mark.parametrize("gt", [GT, ROTATED_GT], ids=["north-up", "rotated"])
+SOUTH_UP_GT = (500000.0, 30.0, 0.0, 4100000.0, 0.0, 30.0)  # GDAL writes it as rotation=180
+
+
+@pytest.mark.parametrize(
+    "gt", [GT, ROTATED_GT, SOUTH_UP_GT], ids=["north-up", "rotated", "south-up"]
+)
 def test_envi_map_is_georeferenced_for_gdal_and_hsi(tmp_path, gt):
     out = tmp_path / "map.hdr"
     write_map(out, PRED, IDS, NAMES, PALETTE, crs="EPSG:3035", transform=gt)
     with rasterio.open(tmp_path / "map.img") as src:  # GDAL's ENVI driver, as QGIS opens it
-        assert src.transform.to_gdal() == pytest.approx(gt)
+        assert src.transform.to_gdal() == pytest.approx(gt, rel=1e-12, abs=1e-6)
         assert src.crs.to_epsg() == 3035
         np.testing.assert_array_equal(src.read(1), PRED)
     labels = read_labels(out)
@@ -247,7 +252,23 @@ def test_id_dtype(top, smallest, expected):
         ("m.tif", {"transform": (1, 2, 3)}, r"m\.tif: a transform is 6 finite numbers"),
         ("m.tif", {"crs": "EPSG:99999999"}, r"m\.tif: cannot interpret the CRS"),
         ("m.tif", {"confidence": CONF * 2}, r"confidence must lie in \[0, 1\]"),
-        ("m.hdr", {"transform": (0, 1, 0, 0, 0, 1)}, r"m\.hdr: .*y axis flips"),
+        ("m.hdr", {"transform": (0, -1, 0, 0, 0, -1)}, r"m\.hdr: .*y axis flips.*as \.tif"),
+        # grids GDAL would read back elsewhere: non-square rotated pixels, a half turn
+        (
+            "m.hdr",
+            {
+                "transform": (
+                    0,
+                    2 * math.cos(0.5),
+                    3 * math.sin(0.5),
+                    0,
+                    2 * math.sin(0.5),
+                    -3 * math.cos(0.5),
+                )
+            },
+            r"m\.hdr: .*GDAL \(QGIS\) reads it back in place.*as \.tif",
+        ),  # fmt: skip
+        ("m.hdr", {"transform": (0, -1, 0, 0, 0, 1)}, r"m\.hdr: .*half turn.*as \.tif"),
     ],
 )
 def test_bad_requests_write_nothing(tmp_path, name, kwargs, match):

@@ -127,7 +127,7 @@ def test_confidence_beside_the_geotiff(geo_scene, trained, tmp_path):
 
     cube = geo_scene[2]
     expected = HSIClassifier.load(trained).predict_proba(cube).max(axis=-1)
-    np.testing.assert_allclose(conf, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(conf, expected, rtol=0, atol=1e-4)  # a GPU may round otherwise
     # the same map as without --confidence (its arg-max)
     _predict(scene, trained, tmp_path / "plain.tif")
     with rasterio.open(tmp_path / "plain.tif") as src:

@@ -266,10 +266,14 @@ def mapinfo_to_transform(fields: Sequence[str]) -> tuple[tuple[float, ...], dict
             named[k.strip().lower()] = v.strip()
         else:
             plain.append(f)
-    theta = math.radians(float(named.get("rotation", 0.0)))
-    c, s = math.cos(theta), math.sin(theta)
-    # + 0.0 turns the -0.0 of an unrotated grid into 0.0
-    a, b, d, e = c * dx + 0.0, s * dy + 0.0, s * dx + 0.0, -c * dy + 0.0
+    rotation = float(named.get("rotation", 0.0))
+    if abs(rotation) == 180.0:
+        # GDAL writes a south-up grid (rows running north) as rotation=180, and reads it so
+        a, b, d, e = dx, 0.0, 0.0, dy
+    else:
+        c, s = math.cos(math.radians(rotation)), math.sin(math.radians(rotation))
+        # + 0.0 turns the -0.0 of an unrotated grid into 0.0
+        a, b, d, e = c * dx + 0.0, s * dy + 0.0, s * dx + 0.0, -c * dy + 0.0
     x0 = east - (refx - 1) * a - (refy - 1) * b
     y0 = north - (refx - 1) * d - (refy - 1) * e
     crs_fields = {"projection": proj, "units": named.get("units", "")}
@@ -287,11 +291,19 @@ def transform_to_mapinfo(transform: Any, crs: Any = None) -> list[str]:
     written as ``Arbitrary`` here and carried exactly by the header's ``coordinate system
     string`` (see :func:`crs_to_esri_wkt`), which GDAL — hence QGIS — reads first.
     """
-    x0, a, b, y0, d, e = as_gdal_transform(transform)
-    dx, dy = math.hypot(a, d), math.hypot(b, e)
-    if a * e - b * d >= 0:  # y grows downwards in the grid: no ENVI map info expresses that
-        raise ValueError("the geotransform is not north-up or rotated north-up (its y axis flips)")
-    rotation = math.degrees(math.atan2(d, a))  # GDAL's sign (see mapinfo_to_transform)
+    gt = as_gdal_transform(transform)
+    x0, a, b, y0, d, e = gt
+    if b == 0 and d == 0 and a > 0 and e > 0:  # south-up: GDAL's rotation=180
+        dx, dy, rotation = a, e, 180.0
+    else:
+        dx, dy = math.hypot(a, d), math.hypot(b, e)
+        if a * e - b * d >= 0:  # a mirrored grid: no ENVI map info expresses that
+            raise ValueError(
+                "the geotransform is not north-up or rotated north-up (its y axis flips); "
+                "write the map as .tif"
+            )
+        # GDAL's sign (see mapinfo_to_transform); rounded, so that 30° is not 29.999999999999996
+        rotation = round(math.degrees(math.atan2(d, a)), 9) + 0.0
     head = ["1", "1", _num(x0), _num(y0), _num(dx), _num(dy)]
     name, tail = "Arbitrary", []
     epsg = _epsg(crs)
@@ -300,9 +312,28 @@ def transform_to_mapinfo(transform: Any, crs: Any = None) -> list[str]:
         tail = [str(epsg % 100), "North" if epsg < 32700 else "South", "WGS-84", "units=Meters"]
     elif epsg == 4326:
         name, tail = "Geographic Lat/Lon", ["WGS-84", "units=Degrees"]
-    if abs(rotation) > 1e-12:
+    if rotation:
         tail.append(f"rotation={_num(rotation)}")
-    return [name, *head, *tail]
+    fields = [name, *head, *tail]
+    if not same_grid(_gdal_reading(fields), gt):
+        raise ValueError(
+            "an ENVI map info cannot hold this grid so that GDAL (QGIS) reads it back in place "
+            "(a rotated grid with non-square or sheared pixels, or a half turn); "
+            "write the map as .tif"
+        )
+    return fields
+
+
+def _gdal_reading(fields: Sequence[str]) -> tuple[float, ...]:
+    """The geotransform GDAL's ENVI driver makes of ``map info`` fields (ProcessMapinfo): the
+    rotation left out of the tie point's offset, its terms scaled by the other axis' size."""
+    refx, refy, east, north, dx, dy = (float(f) for f in fields[1:7])
+    rotation = next((float(f.split("=", 1)[1]) for f in fields if f.startswith("rotation=")), 0.0)
+    x0, y0 = east - (refx - 1) * dx, north + (refy - 1) * dy
+    if abs(rotation) == 180.0:
+        return (x0, dx, 0.0, y0, 0.0, dy)
+    c, s = math.cos(math.radians(rotation)), math.sin(math.radians(rotation))
+    return (x0, c * dx, s * dx, y0, s * dy, -c * dy)
 
 
 def _coordinate_system_string(hdr: Path) -> str | None:
