@@ -314,22 +314,20 @@ def transform_to_mapinfo(transform: Any, crs: Any = None) -> list[str]:
         name, tail = "Geographic Lat/Lon", ["WGS-84", "units=Degrees"]
     if rotation:
         tail.append(f"rotation={_num(rotation)}")
-    fields = [name, *head, *tail]
-    if not same_grid(_gdal_reading(fields), gt):
+    if not same_grid(_gdal_reading(x0, y0, dx, dy, rotation), gt):
         raise ValueError(
             "an ENVI map info cannot hold this grid so that GDAL (QGIS) reads it back in place "
             "(a rotated grid with non-square or sheared pixels, or a half turn); "
             "write the map as .tif"
         )
-    return fields
+    return [name, *head, *tail]
 
 
-def _gdal_reading(fields: Sequence[str]) -> tuple[float, ...]:
-    """The geotransform GDAL's ENVI driver makes of ``map info`` fields (ProcessMapinfo): the
-    rotation left out of the tie point's offset, its terms scaled by the other axis' size."""
-    refx, refy, east, north, dx, dy = (float(f) for f in fields[1:7])
-    rotation = next((float(f.split("=", 1)[1]) for f in fields if f.startswith("rotation=")), 0.0)
-    x0, y0 = east - (refx - 1) * dx, north + (refy - 1) * dy
+def _gdal_reading(x0: float, y0: float, dx: float, dy: float, rotation: float) -> tuple[float, ...]:
+    """The geotransform GDAL's ENVI driver (ProcessMapinfo) makes of a ``map info`` tied at
+    pixel (1, 1), as this module writes it: the rotation's terms scaled by the other axis' size
+    (hence refused for non-square pixels), and 180 a south-up grid. The values are the ones
+    written: ``_num`` prints them exactly."""
     if abs(rotation) == 180.0:
         return (x0, dx, 0.0, y0, 0.0, dy)
     c, s = math.cos(math.radians(rotation)), math.sin(math.radians(rotation))
