@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import sys
 import threading
+import time
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -50,10 +52,12 @@ class _Handler(BaseHTTPRequestHandler):
         if status != 200:
             self.send_error(status)
             return
+        if "gate" in mode:  # hold the transfer until the test opens the gate
+            self.server.gate.wait(10)
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
         # "truncate": promise more bytes than are sent, then hang up mid-transfer.
-        extra = 4096 if mode == "truncate" else 0
+        extra = 4096 if "truncate" in mode else 0
         self.send_header("Content-Length", str(len(body) + extra))
         self.end_headers()
         self.wfile.write(body)
@@ -71,6 +75,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.routes: dict[str, tuple[int, bytes, str]] = {}
         self.requests: list[str] = []
+        self.gate = threading.Event()
         self.timeout = 5
 
     @property
@@ -372,6 +377,84 @@ def test_interrupted_second_file_keeps_the_verified_first(tmp_path, server, tiny
     server.requests.clear()
     fetch_scene(info, tmp_path, base_url=server.url, progress=False)
     assert server.requests == ["Tiny_gt.mat"]
+
+
+def _in_thread(call, *args, **kwargs) -> tuple[threading.Thread, dict]:
+    """Run ``call`` in a thread (another hsi process on the same cache); its result or error."""
+    out: dict = {}
+
+    def target() -> None:
+        try:
+            out["result"] = call(*args, **kwargs)
+        except Exception as exc:
+            out["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def _wait_for(condition, what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="download locks use flock")
+def test_two_processes_downloading_one_scene_download_it_once(tmp_path, server, tiny, caplog):
+    # Before the lock, the second removed the first one's .part file as a stale leftover and the
+    # first failed ("cannot write"), or both downloaded it.
+    info, cube_bytes, labels_bytes = tiny
+    server.serve("Tiny.mat", cube_bytes, mode="gate")
+    caplog.set_level("INFO", logger="hsi.data.fetch")
+    cache = tmp_path / "cache"
+    first, first_out = _in_thread(fetch_scene, info, cache, base_url=server.url, progress=False)
+    _wait_for(lambda: "Tiny.mat" in server.requests, "the first download to start")
+    second, second_out = _in_thread(fetch_scene, info, cache, base_url=server.url, progress=False)
+    _wait_for(
+        lambda: "waiting for another process" in caplog.text or len(server.requests) > 1,
+        "the second to wait or to start its own download",
+    )
+    assert server.requests == ["Tiny.mat"]  # the second has not started its own
+    server.gate.set()
+    first.join(10)
+    second.join(10)
+
+    assert "error" not in first_out and "error" not in second_out, (first_out, second_out)
+    assert first_out["result"] == second_out["result"]
+    assert first_out["result"]["cube"].read_bytes() == cube_bytes
+    assert server.requests.count("Tiny.mat") == 1 and server.requests.count("Tiny_gt.mat") == 1
+    # no lock or .part file left behind
+    assert _files(cache / "tiny") == sorted([CHECKSUMS_FILE, "Tiny.mat", "Tiny_gt.mat"])
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="download locks use flock")
+def test_a_failed_download_does_not_pull_the_folder_from_under_a_waiting_one(
+    tmp_path, server, tiny, caplog
+):
+    # The first download fails and removes the scene folder it made, lock file included; the
+    # process waiting for that lock must make the folder again and download into it.
+    info, cube_bytes, _ = tiny
+    server.serve("Tiny.mat", cube_bytes, mode="gate+truncate")
+    caplog.set_level("INFO", logger="hsi.data.fetch")
+    cache = tmp_path / "cache"
+    first, first_out = _in_thread(fetch_scene, info, cache, base_url=server.url, progress=False)
+    _wait_for(lambda: "Tiny.mat" in server.requests, "the first download to start")
+    second, second_out = _in_thread(fetch_scene, info, cache, base_url=server.url, progress=False)
+    _wait_for(
+        lambda: "waiting for another process" in caplog.text or len(server.requests) > 1,
+        "the second to wait or to start its own download",
+    )
+    server.serve("Tiny.mat", cube_bytes)  # the first request keeps its truncated route
+    server.gate.set()
+    first.join(10)
+    second.join(10)
+
+    assert isinstance(first_out.get("error"), DownloadError), first_out
+    assert "error" not in second_out, second_out
+    assert second_out["result"]["cube"].read_bytes() == cube_bytes
+    assert _files(cache / "tiny") == sorted([CHECKSUMS_FILE, "Tiny.mat", "Tiny_gt.mat"])
 
 
 def test_unreachable_server_says_where_to_put_files(tmp_path, tiny):

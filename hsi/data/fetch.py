@@ -14,7 +14,8 @@ Integrity:
 A mismatch is a :class:`~hsi.errors.ChecksumError` naming the file and both hashes; the file is
 never used silently. Downloads stream into a hidden ``.<name>.*.part`` file in the same folder and
 are renamed into place only once complete and verified, so an interrupted transfer, a server error
-or a bad checksum leaves nothing under the expected name.
+or a bad checksum leaves nothing under the expected name. One process at a time downloads a file
+(a ``.<name>.lock`` beside it); another that needs it waits, then uses it.
 
 Mirrors: ``base_url=`` (or the ``HSI_MIRROR_URL`` environment variable) replaces the source of every
 file by ``<base_url>/<file name>``; published checksums still apply. Tests use it to serve
@@ -27,17 +28,18 @@ import contextlib
 import glob
 import hashlib
 import json
+import logging
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pooch
 
-from hsi.atomic import atomic_path, reason, write_text
+from hsi.atomic import atomic_path, make_parents, reason, remove_empty, write_text
 from hsi.data.registry import SPY_COLORS, RemoteFile, SceneInfo, get_scene_info, list_scenes
 from hsi.data.scene import Scene
 from hsi.errors import ChecksumError, ConfigError, DataError, DownloadError, OutputError
@@ -63,6 +65,8 @@ _ALG_NAMES = {"sha256": "SHA-256", "md5": "MD5"}
 _CHUNK_SIZE = 1 << 18
 # (connect, read) seconds: a stalled server fails the download instead of hanging it.
 _TIMEOUT = (15, 60)
+
+logger = logging.getLogger(__name__)
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -118,7 +122,7 @@ def download_dataset(
         remote = files[role]
         url = _url(remote, base_url)
         try:
-            _download(remote, url, folder, progress)
+            downloaded = _download(remote, url, folder, progress)
         except DownloadError as exc:
             if isinstance(exc, ChecksumError):
                 raise
@@ -126,7 +130,8 @@ def download_dataset(
                 f"{exc}; to install {info.name!r} by hand, "
                 + _manual_hint(info, folder, missing[i:])
             ) from exc
-        fresh.add(role)
+        if downloaded:
+            fresh.add(role)
 
     paths = {}
     for role, remote in files.items():
@@ -237,28 +242,92 @@ def _manual_hint(info: SceneInfo, folder: Path, roles: Iterable[str]) -> str:
     return f"put {wanted} in {folder}"
 
 
-def _download(remote: RemoteFile, url: str, folder: Path, progress: bool | None) -> None:
-    """Stream ``url`` into ``folder/<filename>``; only a complete, verified file lands there."""
+def _download(remote: RemoteFile, url: str, folder: Path, progress: bool | None) -> bool:
+    """Stream ``url`` into ``folder/<filename>``; only a complete, verified file lands there.
+
+    False when another process downloaded the file while this one waited for it.
+    """
     from hsi.progress import DownloadBar, wanted
 
-    created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
+    with _download_lock(folder, remote.filename):
+        if (folder / remote.filename).is_file():
+            return False
         _remove_stale_parts(folder, remote.filename)
-    except OSError as exc:
-        raise DownloadError(f"cannot write to {folder}: {exc.strerror or exc}") from exc
-    bar = DownloadBar(remote.filename) if wanted(progress) else None
+        bar = DownloadBar(remote.filename) if wanted(progress) else None
+        try:
+            _download_into(remote, url, folder, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+    return True
+
+
+@contextlib.contextmanager
+def _download_lock(folder: Path, filename: str) -> Iterator[None]:
+    """Hold ``folder/.<filename>.lock`` so that one process at a time downloads a file.
+
+    Without it a second ``hsi`` process on the same cache removed the first one's ``.part``
+    file as a stale leftover, or had the scene folder removed under it by a failed download.
+    The lock file is removed on release, so that a failed download leaves the cache as it found
+    it (no empty scene folder); a process that then holds a lock on the removed file notices
+    and locks a fresh one.
+    """
+    lock = folder / f".{filename}.lock"
+    created: list[Path] = []
     try:
-        _download_into(remote, url, folder, bar)
-    except BaseException:
-        # a failed download leaves the cache as it found it: no empty scene folder behind
-        for made in created:
-            with contextlib.suppress(OSError):
-                made.rmdir()  # only ever removes an empty folder
+        fd = _lock_fresh(lock, created)
+    except BaseException:  # Ctrl-C while waiting: leave no folder this call made
+        remove_empty(created)
         raise
-    finally:
-        if bar is not None:
-            bar.close()
+    try:
+        yield
+    except BaseException:
+        _unlock(lock, fd)
+        remove_empty(created)  # a failed download leaves the cache as it found it
+        raise
+    _unlock(lock, fd)
+
+
+def _lock_fresh(lock: Path, created: list[Path]) -> int:
+    """Open and lock ``lock``, making its folder (listed in ``created``) as often as needed."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; one download at a time is up to the user
+        fcntl = None  # type: ignore[assignment]
+    folder, waited = lock.parent, False
+    for _attempt in range(100):
+        try:
+            created += make_parents(folder)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            continue  # a failed download just removed the folder: make it again
+        except OSError as exc:
+            raise DownloadError(f"cannot write to {folder}: {exc.strerror or exc}") from exc
+        if fcntl is None:
+            return fd
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not waited:
+                    name = lock.name[1 : -len(".lock")]
+                    logger.info("waiting for another process downloading %s to %s", name, folder)
+                    waited = True
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                    return fd  # still the file everyone opens, not one its last holder removed
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    raise DownloadError(f"cannot write to {folder}: it vanishes each time it is made")
+
+
+def _unlock(lock: Path, fd: int) -> None:
+    with contextlib.suppress(OSError):
+        lock.unlink()  # while still held: whoever locks it after this sees it is gone
+    os.close(fd)
 
 
 def _download_into(remote: RemoteFile, url: str, folder: Path, bar: Any) -> None:
