@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import pickle
+import subprocess
 import sys
 import threading
 import time
@@ -394,6 +397,12 @@ def _in_thread(call, *args, **kwargs) -> tuple[threading.Thread, dict]:
     return thread, out
 
 
+def _join(*threads: threading.Thread) -> None:
+    for thread in threads:
+        thread.join(20)
+        assert not thread.is_alive(), "a download never returned"
+
+
 def _wait_for(condition, what: str) -> None:
     deadline = time.monotonic() + 10
     while not condition():
@@ -418,8 +427,7 @@ def test_two_processes_downloading_one_scene_download_it_once(tmp_path, server, 
     )
     assert server.requests == ["Tiny.mat"]  # the second has not started its own
     server.gate.set()
-    first.join(10)
-    second.join(10)
+    _join(first, second)
 
     assert "error" not in first_out and "error" not in second_out, (first_out, second_out)
     assert first_out["result"] == second_out["result"]
@@ -448,13 +456,139 @@ def test_a_failed_download_does_not_pull_the_folder_from_under_a_waiting_one(
     )
     server.serve("Tiny.mat", cube_bytes)  # the first request keeps its truncated route
     server.gate.set()
-    first.join(10)
-    second.join(10)
+    _join(first, second)
 
     assert isinstance(first_out.get("error"), DownloadError), first_out
     assert "error" not in second_out, second_out
     assert second_out["result"]["cube"].read_bytes() == cube_bytes
     assert _files(cache / "tiny") == sorted([CHECKSUMS_FILE, "Tiny.mat", "Tiny_gt.mat"])
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="download locks use flock")
+def test_a_waiter_woken_by_a_failure_makes_the_folder_again_as_its_own(
+    tmp_path, server, tiny, caplog, monkeypatch
+):
+    # Were the lock released before the failed download removed its folder, the waiter would
+    # find the folder still there, use it as someone else's, and leave it behind when it failed
+    # too. A slow removal opens that window wide; the second transfer lasts until it is done.
+    info, cube_bytes, _ = tiny
+    server.serve("Tiny.mat", cube_bytes, mode="gate+truncate")
+    caplog.set_level("INFO", logger="hsi.data.fetch")
+    real_remove_empty = fetch.remove_empty
+    second_gate = threading.Event()
+
+    def slow_remove_empty(created):
+        time.sleep(0.3)
+        real_remove_empty(created)
+        second_gate.set()
+
+    monkeypatch.setattr(fetch, "remove_empty", slow_remove_empty)
+    cache = tmp_path / "cache"
+    first, first_out = _in_thread(fetch_scene, info, cache, base_url=server.url, progress=False)
+    _wait_for(lambda: "Tiny.mat" in server.requests, "the first download to start")
+    second, second_out = _in_thread(fetch_scene, info, cache, base_url=server.url, progress=False)
+    _wait_for(
+        lambda: "waiting for another process" in caplog.text or len(server.requests) > 1,
+        "the second to wait or to start its own download",
+    )
+    first_gate, server.gate = server.gate, second_gate
+    first_gate.set()
+    _join(first, second)
+    assert isinstance(first_out.get("error"), DownloadError), first_out
+    assert isinstance(second_out.get("error"), DownloadError), second_out
+    assert not cache.exists()
+
+
+# Another hsi process: the lock must hold across processes, not only between threads.
+_FETCH_PROCESS = """
+import logging, pickle, sys
+from hsi.data.fetch import fetch_scene
+from hsi.errors import DownloadError
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+info = pickle.loads(bytes.fromhex(sys.argv[1]))
+try:
+    fetch_scene(info, sys.argv[2], base_url=sys.argv[3], progress=False)
+except DownloadError as exc:
+    sys.exit(f"error: {exc}")
+"""
+
+
+class _FetchProcess:
+    def __init__(self, info: SceneInfo, cache: Path, url: str) -> None:
+        args = [sys.executable, "-c", _FETCH_PROCESS, pickle.dumps(info).hex(), str(cache), url]
+        self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def wait(self) -> int:
+        code = self.proc.wait(60)
+        self.reader.join(10)
+        return code
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="download locks use flock")
+def test_two_processes_failing_in_turn_leave_the_cache_as_they_found_it(tmp_path, server, tiny):
+    info, cube_bytes, _ = tiny
+    server.serve("Tiny.mat", cube_bytes, mode="gate+truncate")
+    cache = tmp_path / "cache"
+    first = _FetchProcess(info, cache, server.url)
+    _wait_for(lambda: "Tiny.mat" in server.requests, "the first download to start")
+    second = _FetchProcess(info, cache, server.url)
+    _wait_for(
+        lambda: "waiting for another process" in second.text or len(server.requests) > 1,
+        "the second to wait or to start its own download",
+    )
+    server.gate.set()
+    assert (first.wait(), second.wait()) == (1, 1), (first.text, second.text)
+    assert server.requests == ["Tiny.mat", "Tiny.mat"]  # one after the other
+    for process in (first, second):
+        assert "error: could not download Tiny.mat" in process.text
+        assert "Traceback" not in process.text
+    assert not cache.exists()  # neither the scene's folder nor the cache folder
+
+
+def test_a_lock_file_of_another_user_is_locked_read_only(tmp_path, server, tiny, monkeypatch):
+    # A shared cache: the lock file left by another user's run may be opened, not written.
+    info, cube_bytes, _ = tiny
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    (folder / ".Tiny.mat.lock").touch()
+    real_open = fetch.os.open
+
+    def open_as_another_user(path, flags, *args):
+        if Path(path).name == ".Tiny.mat.lock" and Path(path).exists() and flags & os.O_RDWR:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(fetch.os, "open", open_as_another_user)
+    paths = fetch_scene(info, tmp_path, base_url=server.url, progress=False)
+    assert paths["cube"].read_bytes() == cube_bytes
+
+
+def test_a_scene_folder_in_the_way_is_named(tmp_path, server, tiny):
+    info, _, _ = tiny
+    (tmp_path / "tiny").write_text("not a folder")
+    with pytest.raises(DownloadError) as err:
+        fetch_scene(info, tmp_path, base_url=server.url, progress=False)
+    assert f"{tmp_path / 'tiny'} is a file; expected a folder" in str(err.value)
+
+    (tmp_path / "tiny").unlink()
+    (tmp_path / "tiny").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(DownloadError) as err:
+        fetch_scene(info, tmp_path, base_url=server.url, progress=False)
+    message = str(err.value)
+    link, target = tmp_path / "tiny", tmp_path / "nowhere"
+    assert f"{link} is a link to {target}, which does not exist" in message
+    assert "\n" not in message and server.requests == []
 
 
 def test_unreachable_server_says_where_to_put_files(tmp_path, tiny):

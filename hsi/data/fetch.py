@@ -270,41 +270,54 @@ def _download_lock(folder: Path, filename: str) -> Iterator[None]:
     file as a stale leftover, or had the scene folder removed under it by a failed download.
     The lock file is removed on release, so that a failed download leaves the cache as it found
     it (no empty scene folder); a process that then holds a lock on the removed file notices
-    and locks a fresh one.
+    and locks a fresh one, making the folder again as its own.
     """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; one download at a time is up to the user
+        created = _make_folder(folder)
+        try:
+            yield
+        except BaseException:
+            remove_empty(created)
+            raise
+        return
     lock = folder / f".{filename}.lock"
     created: list[Path] = []
     try:
-        fd = _lock_fresh(lock, created)
+        fd = _lock_fresh(lock, created, fcntl)
     except BaseException:  # Ctrl-C while waiting: leave no folder this call made
         remove_empty(created)
         raise
     try:
         yield
     except BaseException:
-        _unlock(lock, fd)
-        remove_empty(created)  # a failed download leaves the cache as it found it
+        # Removed before the lock is released: a waiter wakes to find the folder gone and
+        # makes it as its own, so that its failure in turn removes it.
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        remove_empty(created)
+        os.close(fd)
         raise
-    _unlock(lock, fd)
+    with contextlib.suppress(OSError):
+        lock.unlink()  # while still held: whoever locks it after this sees it is gone
+    os.close(fd)
 
 
-def _lock_fresh(lock: Path, created: list[Path]) -> int:
-    """Open and lock ``lock``, making its folder (listed in ``created``) as often as needed."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no flock; one download at a time is up to the user
-        fcntl = None  # type: ignore[assignment]
-    folder, waited = lock.parent, False
-    for _attempt in range(100):
+def _lock_fresh(lock: Path, created: list[Path], fcntl: Any) -> int:
+    """Open and lock ``lock``, making its folder (added to ``created``) as often as needed."""
+    folder, waited, vanished = lock.parent, False, 0
+    while True:
+        created += _make_folder(folder)
         try:
-            created += make_parents(folder)
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = _open_lock(lock)
         except FileNotFoundError:
-            continue  # a failed download just removed the folder: make it again
-        except OSError as exc:
-            raise DownloadError(f"cannot write to {folder}: {exc.strerror or exc}") from exc
-        if fcntl is None:
-            return fd
+            vanished += 1  # a failed download just removed the folder: make it again
+            if vanished > 100:
+                raise DownloadError(
+                    f"cannot write to {folder}: it vanishes each time it is made"
+                ) from None
+            continue
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -315,19 +328,49 @@ def _lock_fresh(lock: Path, created: list[Path]) -> int:
                     waited = True
                 fcntl.flock(fd, fcntl.LOCK_EX)
             with contextlib.suppress(FileNotFoundError):
-                if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                if os.path.samestat(os.stat(lock), os.fstat(fd)):
                     return fd  # still the file everyone opens, not one its last holder removed
         except BaseException:
             os.close(fd)
             raise
         os.close(fd)
-    raise DownloadError(f"cannot write to {folder}: it vanishes each time it is made")
 
 
-def _unlock(lock: Path, fd: int) -> None:
-    with contextlib.suppress(OSError):
-        lock.unlink()  # while still held: whoever locks it after this sees it is gone
-    os.close(fd)
+def _make_folder(folder: Path) -> list[Path]:
+    """``make_parents(folder)``, its failures as one line naming the path that is in the way."""
+    for path in (folder, *folder.parents):
+        if path.is_symlink() and not path.exists():
+            raise DownloadError(
+                f"{path} is a link to {os.readlink(path)}, which does not exist; "
+                "expected a folder to download into"
+            )
+        if path.exists():
+            if not path.is_dir():
+                raise DownloadError(f"{path} is a file; expected a folder to download into")
+            break
+    try:
+        return make_parents(folder)
+    except FileNotFoundError:
+        return []  # a parent removed at this moment by a failed download: the caller retries
+    except OSError as exc:
+        raise DownloadError(f"cannot write to {folder}: {exc.strerror or exc}") from exc
+
+
+def _open_lock(lock: Path) -> int:
+    # 0o666 less the umask, as for any file: a cache shared by a group stays usable by all
+    try:
+        return os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError as exc:
+        refused = exc
+    try:  # another user's lock file in a folder we may write to: flock works on it read-only
+        return os.open(lock, os.O_RDONLY)
+    except FileNotFoundError:
+        raise DownloadError(f"cannot write to {lock.parent}: {refused.strerror}") from refused
+    except OSError as exc:
+        raise DownloadError(
+            f"cannot open the download lock {lock} ({exc.strerror or exc}); if no hsi process "
+            "is downloading into that folder, delete it"
+        ) from exc
 
 
 def _download_into(remote: RemoteFile, url: str, folder: Path, bar: Any) -> None:
