@@ -574,6 +574,20 @@ def test_a_lock_file_of_another_user_is_locked_read_only(tmp_path, server, tiny,
     assert paths["cube"].read_bytes() == cube_bytes
 
 
+def test_without_flock_downloads_make_no_lock_file(tmp_path, server, tiny, monkeypatch):
+    # Windows has no flock, and a lock file could not be removed there while open
+    info, cube_bytes, _ = tiny
+    monkeypatch.setattr(fetch, "_flock_module", lambda: None)
+    server.serve("Tiny.mat", cube_bytes, mode="truncate")
+    with pytest.raises(DownloadError):
+        fetch_scene(info, tmp_path / "cache", base_url=server.url, progress=False)
+    assert not (tmp_path / "cache").exists()
+
+    server.serve("Tiny.mat", cube_bytes)
+    paths = fetch_scene(info, tmp_path / "cache", base_url=server.url, progress=False)
+    assert _files(paths["cube"].parent) == sorted([CHECKSUMS_FILE, "Tiny.mat", "Tiny_gt.mat"])
+
+
 def test_a_scene_folder_in_the_way_is_named(tmp_path, server, tiny):
     info, _, _ = tiny
     (tmp_path / "tiny").write_text("not a folder")

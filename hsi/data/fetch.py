@@ -272,9 +272,8 @@ def _download_lock(folder: Path, filename: str) -> Iterator[None]:
     it (no empty scene folder); a process that then holds a lock on the removed file notices
     and locks a fresh one, making the folder again as its own.
     """
-    try:
-        import fcntl
-    except ImportError:  # Windows: no flock; one download at a time is up to the user
+    fcntl = _flock_module()
+    if fcntl is None:  # Windows: no flock; one download at a time is up to the user
         created = _make_folder(folder)
         try:
             yield
@@ -302,6 +301,14 @@ def _download_lock(folder: Path, filename: str) -> Iterator[None]:
     with contextlib.suppress(OSError):
         lock.unlink()  # while still held: whoever locks it after this sees it is gone
     os.close(fd)
+
+
+def _flock_module() -> Any:
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    return fcntl
 
 
 def _lock_fresh(lock: Path, created: list[Path], fcntl: Any) -> int:
