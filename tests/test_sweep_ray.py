@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 
 import pytest
 from conftest import RUN_FILES, tiny_config, tiny_options, weights_hash
@@ -112,3 +114,28 @@ def test_two_models_on_ray_each_with_its_own_window_and_pca(scene_file, tmp_path
     md = (result.folder / "summary.md").read_text()
     assert "## hybridsn" in md and "## svm" in md
     assert [r["model"] for r in read_rows(result.folder / "sweep.csv")] == ["hybridsn", "svm"]
+
+
+def test_a_local_ray_started_by_hsi_does_not_print_rays_token_notice():
+    # Ray 2.5x warns "Token authentication is enabled for this Ray cluster…" on every local start,
+    # `hsi -q` included; the cluster hsi starts keeps the setting, the notice goes.
+    code = (
+        "import ray\n"
+        "from hsi.sweep.ray_backend import RayBackend\n"
+        "assert RayBackend(1)._connect(ray, 1)\n"
+        "ray.shutdown()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Token authentication" not in done.stderr + done.stdout
+
+
+def test_rays_warning_that_authentication_is_off_still_shows():
+    from hsi.sweep.ray_backend import _without_token_notice
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("ray", logging.WARNING, __file__, 1, message, None, None)
+
+    notice, warning = "enabled", "disabled"
+    assert not _without_token_notice(record(f"Token authentication is {notice} for this Ray …"))
+    assert _without_token_notice(record(f"Token authentication is {warning} for this Ray …"))

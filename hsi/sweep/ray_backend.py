@@ -109,9 +109,20 @@ class RayBackend:
                     params=("address",),
                 ) from None
         else:
+            logging.getLogger(_RAY_AUTH_LOGGER).addFilter(_without_token_notice)
             # a run asking for more CPUs than the cluster has would wait forever
             ray.init(num_cpus=max(usable_cores(), threads), **quiet)
         return True
+
+
+# Ray ≥ 2.5x turns token authentication on for each new local cluster and says so with a
+# WARNING on every start, under `-q` too. The cluster hsi starts lives for one command and keeps
+# that setting; only the notice goes. Ray's warning that authentication is *off* still shows.
+_RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
+def _without_token_notice(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("Token authentication is enabled for this Ray")
 
 
 def _check_fits(ray: Any, threads: int, gpus: int, started: bool) -> None:
