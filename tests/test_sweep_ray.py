@@ -117,7 +117,7 @@ def test_two_models_on_ray_each_with_its_own_window_and_pca(scene_file, tmp_path
 
 
 def test_a_local_ray_started_by_hsi_does_not_print_rays_token_notice():
-    # Ray 2.5x warns "Token authentication is enabled for this Ray cluster…" on every local start,
+    # Ray 2.60 warns "Token authentication is enabled for this Ray cluster…" on every local start,
     # `hsi -q` included; the cluster hsi starts keeps the setting, the notice goes.
     code = (
         "import ray\n"

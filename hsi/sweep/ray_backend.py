@@ -115,7 +115,7 @@ class RayBackend:
         return True
 
 
-# Ray ≥ 2.5x turns token authentication on for each new local cluster and says so with a
+# Recent Ray (2.60 here) turns token authentication on for each new local cluster and says so with a
 # WARNING on every start, under `-q` too. The cluster hsi starts lives for one command and keeps
 # that setting; only the notice goes. Ray's warning that authentication is *off* still shows.
 _RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
