@@ -115,9 +115,9 @@ class RayBackend:
         return True
 
 
-# Recent Ray (2.60 here) turns token authentication on for each new local cluster and says so with a
-# WARNING on every start, under `-q` too. The cluster hsi starts lives for one command and keeps
-# that setting; only the notice goes. Ray's warning that authentication is *off* still shows.
+# Recent Ray (2.60 here) turns token authentication on for each new local cluster and says so
+# with a WARNING on every start, under `-q` too. The cluster hsi starts lives for one command and
+# keeps that setting; only the notice goes. Ray's warning that authentication is *off* still shows.
 _RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
 
 
