@@ -404,6 +404,8 @@ SWEEP_CASES = {
         ["--pca 5: hybridsn needs at least 13"],
     ),
     "a device this machine lacks": (["--device", "mps"], ["--device mps"]),
+    # found after work began: no sweep folder holding only its manifest is left behind
+    "the first run diverges": (["--lr", "1e30", "--epochs", "3"], ["diverged", "--lr"]),
 }
 
 

@@ -48,8 +48,8 @@ from hsi.progress import RunsBar
 from hsi.sweep.backend import BACKENDS, Backend, RunSpec, make_backend, scene_key
 from hsi.sweep.folder import (
     _check_manifest,
+    _manifest_written,
     _shared_options,
-    _write_manifest,
     is_finished,
     run_folder,
     sweep_folder,
@@ -189,8 +189,7 @@ def run_sweep(
     if todo:
         scenes = _prepare(configs, progress)
         # only now: a scene or option that fails to load must not pin its options on the folder
-        _write_manifest(folder, configs)
-        with RunsBar(len(plan), skipped, progress, say) as bar:
+        with _manifest_written(folder, configs), RunsBar(len(plan), skipped, progress, say) as bar:
 
             def finished(spec: RunSpec, metrics: dict[str, Any]) -> None:
                 scores = "  ".join(

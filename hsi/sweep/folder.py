@@ -4,12 +4,13 @@ came from elsewhere (a Ray worker)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from hsi.atomic import write_text
+from hsi.atomic import make_parents, remove_empty, write_text
 from hsi.config import FILE_OPTIONS, TrainConfig
 from hsi.errors import ConfigError, HSIError
 from hsi.sweep.grid import size_label
@@ -112,11 +113,26 @@ def _check_manifest(folder: Path, config: TrainConfig | Sequence[TrainConfig]) -
             )
 
 
-def _write_manifest(folder: Path, config: TrainConfig | Sequence[TrainConfig]) -> None:
+@contextlib.contextmanager
+def _manifest_written(folder: Path, config: TrainConfig | Sequence[TrainConfig]) -> Iterator[None]:
+    """Write ``sweep.json`` for the runs inside the block; should they fail before any run was
+    kept, remove it again, with the folders made for it: a failed sweep leaves no folder that
+    holds nothing but its options."""
     from hsi.stages import versions
 
+    path = folder / "sweep.json"
+    had_manifest = path.exists()
+    created = make_parents(folder)
     manifest = {"options": _shared_options(config), "versions": versions()}
-    write_text(folder / "sweep.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    write_text(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    try:
+        yield
+    except BaseException:
+        if not had_manifest and [p.name for p in folder.iterdir()] == [path.name]:
+            with contextlib.suppress(OSError):
+                path.unlink()
+                remove_empty(created)
+        raise
 
 
 def write_files(run_dir: Path, files: Mapping[str, bytes]) -> Path:
