@@ -128,8 +128,8 @@ def _manifest_written(folder: Path, config: TrainConfig | Sequence[TrainConfig])
     try:
         yield
     except BaseException:
-        if not had_manifest and [p.name for p in folder.iterdir()] == [path.name]:
-            with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # never hide the failure behind a cleanup's own
+            if not had_manifest and [p.name for p in folder.iterdir()] == [path.name]:
                 path.unlink()
                 remove_empty(created)
         raise
