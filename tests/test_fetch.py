@@ -588,6 +588,25 @@ def test_without_flock_downloads_make_no_lock_file(tmp_path, server, tiny, monke
     assert _files(paths["cube"].parent) == sorted([CHECKSUMS_FILE, "Tiny.mat", "Tiny_gt.mat"])
 
 
+def test_a_file_system_without_locks_downloads_unlocked(tmp_path, server, tiny, monkeypatch):
+    # some NFS mounts refuse flock (ENOLCK): download as before the lock, not a traceback
+    import errno
+    import fcntl
+
+    class NoLocks:
+        LOCK_EX, LOCK_NB = fcntl.LOCK_EX, fcntl.LOCK_NB
+
+        @staticmethod
+        def flock(fd, op):
+            raise OSError(errno.ENOLCK, "No locks available")
+
+    info, cube_bytes, _ = tiny
+    monkeypatch.setattr(fetch, "_flock_module", lambda: NoLocks)
+    paths = fetch_scene(info, tmp_path, base_url=server.url, progress=False)
+    assert paths["cube"].read_bytes() == cube_bytes
+    assert _files(paths["cube"].parent) == sorted([CHECKSUMS_FILE, "Tiny.mat", "Tiny_gt.mat"])
+
+
 def test_a_scene_folder_in_the_way_is_named(tmp_path, server, tiny):
     info, _, _ = tiny
     (tmp_path / "tiny").write_text("not a folder")

@@ -334,6 +334,8 @@ def _lock_fresh(lock: Path, created: list[Path], fcntl: Any) -> int:
                     logger.info("waiting for another process downloading %s to %s", name, folder)
                     waited = True
                 fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:
+                return fd  # a file system without locks (some NFS mounts): unlocked, as before
             with contextlib.suppress(FileNotFoundError):
                 if os.path.samestat(os.stat(lock), os.fstat(fd)):
                     return fd  # still the file everyone opens, not one its last holder removed
@@ -345,17 +347,17 @@ def _lock_fresh(lock: Path, created: list[Path], fcntl: Any) -> int:
 
 def _make_folder(folder: Path) -> list[Path]:
     """``make_parents(folder)``, its failures as one line naming the path that is in the way."""
-    for path in (folder, *folder.parents):
-        if path.is_symlink() and not path.exists():
-            raise DownloadError(
-                f"{path} is a link to {os.readlink(path)}, which does not exist; "
-                "expected a folder to download into"
-            )
-        if path.exists():
-            if not path.is_dir():
-                raise DownloadError(f"{path} is a file; expected a folder to download into")
-            break
     try:
+        for path in (folder, *folder.parents):
+            if path.is_symlink() and not path.exists():
+                raise DownloadError(
+                    f"{path} is a link to {os.readlink(path)}, which does not exist; "
+                    "expected a folder to download into"
+                )
+            if path.exists():
+                if not path.is_dir():
+                    raise DownloadError(f"{path} is a file; expected a folder to download into")
+                break
         return make_parents(folder)
     except FileNotFoundError:
         return []  # a parent removed at this moment by a failed download: the caller retries
