@@ -410,21 +410,28 @@ def _wait_for(condition, what: str) -> None:
         time.sleep(0.01)
 
 
+def _second_waits(info: SceneInfo, cache: Path, server: _Server, caplog) -> list:
+    """Start a download in a thread, then a second once the first holds the server's gate; return
+    both (thread, outcome) pairs once the second waits (or, without a lock, starts its own)."""
+    caplog.set_level("INFO", logger="hsi.data.fetch")
+    started = [_in_thread(fetch_scene, info, cache, base_url=server.url, progress=False)]
+    _wait_for(lambda: "Tiny.mat" in server.requests, "the first download to start")
+    started.append(_in_thread(fetch_scene, info, cache, base_url=server.url, progress=False))
+    _wait_for(
+        lambda: "waiting for another process" in caplog.text or len(server.requests) > 1,
+        "the second to wait or to start its own download",
+    )
+    return started
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="download locks use flock")
 def test_two_processes_downloading_one_scene_download_it_once(tmp_path, server, tiny, caplog):
     # Before the lock, the second removed the first one's .part file as a stale leftover and the
     # first failed ("cannot write"), or both downloaded it.
     info, cube_bytes, labels_bytes = tiny
     server.serve("Tiny.mat", cube_bytes, mode="gate")
-    caplog.set_level("INFO", logger="hsi.data.fetch")
     cache = tmp_path / "cache"
-    first, first_out = _in_thread(fetch_scene, info, cache, base_url=server.url, progress=False)
-    _wait_for(lambda: "Tiny.mat" in server.requests, "the first download to start")
-    second, second_out = _in_thread(fetch_scene, info, cache, base_url=server.url, progress=False)
-    _wait_for(
-        lambda: "waiting for another process" in caplog.text or len(server.requests) > 1,
-        "the second to wait or to start its own download",
-    )
+    (first, first_out), (second, second_out) = _second_waits(info, cache, server, caplog)
     assert server.requests == ["Tiny.mat"]  # the second has not started its own
     server.gate.set()
     _join(first, second)
@@ -445,15 +452,8 @@ def test_a_failed_download_does_not_pull_the_folder_from_under_a_waiting_one(
     # process waiting for that lock must make the folder again and download into it.
     info, cube_bytes, _ = tiny
     server.serve("Tiny.mat", cube_bytes, mode="gate+truncate")
-    caplog.set_level("INFO", logger="hsi.data.fetch")
     cache = tmp_path / "cache"
-    first, first_out = _in_thread(fetch_scene, info, cache, base_url=server.url, progress=False)
-    _wait_for(lambda: "Tiny.mat" in server.requests, "the first download to start")
-    second, second_out = _in_thread(fetch_scene, info, cache, base_url=server.url, progress=False)
-    _wait_for(
-        lambda: "waiting for another process" in caplog.text or len(server.requests) > 1,
-        "the second to wait or to start its own download",
-    )
+    (first, first_out), (second, second_out) = _second_waits(info, cache, server, caplog)
     server.serve("Tiny.mat", cube_bytes)  # the first request keeps its truncated route
     server.gate.set()
     _join(first, second)
@@ -473,7 +473,6 @@ def test_a_waiter_woken_by_a_failure_makes_the_folder_again_as_its_own(
     # too. A slow removal opens that window wide; the second transfer lasts until it is done.
     info, cube_bytes, _ = tiny
     server.serve("Tiny.mat", cube_bytes, mode="gate+truncate")
-    caplog.set_level("INFO", logger="hsi.data.fetch")
     real_remove_empty = fetch.remove_empty
     second_gate = threading.Event()
 
@@ -484,13 +483,7 @@ def test_a_waiter_woken_by_a_failure_makes_the_folder_again_as_its_own(
 
     monkeypatch.setattr(fetch, "remove_empty", slow_remove_empty)
     cache = tmp_path / "cache"
-    first, first_out = _in_thread(fetch_scene, info, cache, base_url=server.url, progress=False)
-    _wait_for(lambda: "Tiny.mat" in server.requests, "the first download to start")
-    second, second_out = _in_thread(fetch_scene, info, cache, base_url=server.url, progress=False)
-    _wait_for(
-        lambda: "waiting for another process" in caplog.text or len(server.requests) > 1,
-        "the second to wait or to start its own download",
-    )
+    (first, first_out), (second, second_out) = _second_waits(info, cache, server, caplog)
     first_gate, server.gate = server.gate, second_gate
     first_gate.set()
     _join(first, second)
