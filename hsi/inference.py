@@ -5,8 +5,10 @@ Two paths give the same labels:
 - **dense** — for models whose layers are all stride-1 (HybridSN): the zero-padded scene is
   evaluated as one fully-convolutional pass per tile, the first dense layer acting as a
   ``(p−8)×(p−8)`` convolution. Neighbouring windows share almost all their convolution work, so
-  this does a small fraction of the patch-wise arithmetic. Tiles of ``tile × tile`` output pixels
-  (with a ``p − 1`` halo) keep memory bounded on large scenes.
+  this does a small fraction of the patch-wise arithmetic. Models whose first layers only are
+  stride-1 convolutions (HybridSN-SE and -CBAM, SSFTT) share those and run the rest on each
+  window's crop of them (``PatchClassifier.dense_logits``). Tiles of ``tile × tile`` output
+  pixels (with a ``p − 1`` halo) keep memory bounded on large scenes.
 - **patches** — any model: windows are gathered in batches from the padded cube.
 
 The course notebook looped over pixels one forward pass at a time, with dropout still on, and

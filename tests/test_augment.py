@@ -46,11 +46,12 @@ def test_random_views_are_seeded_and_each_a_view_of_its_window():
     assert not torch.equal(a, x)  # 64 windows: some were turned
 
 
-def test_tta_dense_and_patch_paths_agree():
+@pytest.mark.parametrize("name", ["hybridsn", "ssftt"])
+def test_tta_dense_and_patch_paths_agree(name):
     """The dense path turns whole padded tiles and turns the logit map back; a wrong inverse
     would move logits between pixels and part it from the window-by-window path."""
     torch.manual_seed(0)
-    model = create_model("hybridsn", n_components=13, patch=9, n_classes=5).eval()
+    model = create_model(name, n_components=13, patch=9, n_classes=5).eval()
     cube = np.random.default_rng(0).standard_normal((21, 17, 13)).astype(np.float32)
     dense = predict_indices(model, cube, patch=9, method="dense", tile=8, tta=True)
     patches = predict_indices(model, cube, patch=9, method="patches", tta=True)

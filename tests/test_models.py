@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hsi import models
 from hsi.errors import HSIError, ModelError
 from hsi.models import count_parameters, create_model, list_models, model_options
 from hsi.models.attention import CBAM, SqueezeExcitation
@@ -248,10 +249,14 @@ def test_eval_mode_is_deterministic_and_per_sample(name):
     torch.testing.assert_close(alone, first[1:2], rtol=1e-4, atol=1e-5)
 
 
+DENSE_MODELS = {"hybridsn", "hybridsn_se", "hybridsn_cbam", "ssftt"}
+
+
 @pytest.mark.parametrize("name", ALL_MODELS)
 def test_supports_dense_flag(name):
     model = create_model(name, n_components=K, patch=25, n_classes=4)
-    assert model.supports_dense is (name == "hybridsn")
+    # the 2-D backbones stride and pad: a window's features are not a crop of the scene's
+    assert model.supports_dense is (name in DENSE_MODELS)
     if not model.supports_dense:
         with pytest.raises(ModelError, match="dense"):
             model.eval().dense_logits(torch.zeros(K, 30, 30))
@@ -455,17 +460,54 @@ def test_dense_logits_follow_weight_changes():
     close(converted.float(), after)
 
 
-def test_dense_logits_refuses_training_mode():
-    model = create_model("hybridsn", n_components=15, patch=11, n_classes=5)
-    with pytest.raises(ModelError, match="eval"):
+@pytest.mark.parametrize("name", sorted(DENSE_MODELS))
+def test_dense_logits_refuses_training_mode(name):
+    # batch norm (SSFTT) would use the tile's statistics, dropout would stay on
+    model = create_model(name, n_components=15, patch=11, n_classes=5)
+    with pytest.raises(ModelError, match="eval mode"):
         model.dense_logits(torch.zeros(15, 20, 20))
 
 
-def test_dense_logits_rejects_bad_tiles():
-    model = create_model("hybridsn", n_components=15, patch=11, n_classes=5).eval()
+@pytest.mark.parametrize("name", sorted(DENSE_MODELS))
+def test_dense_logits_rejects_bad_tiles(name):
+    model = create_model(name, n_components=15, patch=11, n_classes=5).eval()
     for shape in [(14, 20, 20), (15, 10, 20), (2, 15, 20, 20), (15, 20)]:
         with pytest.raises(ModelError, match="dense_logits"):
             model.dense_logits(torch.zeros(shape))
+
+
+def _with_batch_norm_statistics(model: torch.nn.Module) -> torch.nn.Module:
+    """Running statistics away from (0, 1), so that eval-mode batch norm does act."""
+    g = torch.Generator().manual_seed(1)
+    for module in model.modules():
+        if isinstance(module, (torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)):
+            n = module.running_mean.numel()
+            module.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
+            module.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+    return model
+
+
+@pytest.mark.parametrize("name", ["hybridsn_se", "hybridsn_cbam", "ssftt"])
+# windows per batch: all 70 at once, two of the 7-wide rows, part of a row, one by one
+@pytest.mark.parametrize("per_batch", [None, 14, 3, 1])
+def test_shared_feature_dense_logits_match_every_window(name, per_batch, monkeypatch):
+    """The attention variants and SSFTT share their first convolutions between windows and run
+    the rest per window: the same logits as ``forward`` on each window, in any batching."""
+    torch.manual_seed(0)
+    model = create_model(name, n_components=15, patch=11, n_classes=5)
+    model = _with_batch_norm_statistics(model).eval()
+    if per_batch is not None:
+        features = model.shared_features(torch.zeros(1, 15, model.patch, model.patch))
+        monkeypatch.setattr(models, "_DENSE_CROP_ELEMENTS", per_batch * features.numel())
+    tile = F.pad(torch.randn(15, 10, 7), (5, 5, 5, 5))
+    with torch.inference_mode():
+        dense = model.dense_logits(tile)
+        batched = model.dense_logits(tile[None])
+    assert dense.shape == (5, 10, 7)
+    expected = all_windows(model, tile)
+    assert expected.std() > 0
+    close(dense, expected)
+    close(batched, expected)
 
 
 # ---- summary ----------------------------------------------------------------------------------

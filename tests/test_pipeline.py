@@ -66,9 +66,10 @@ def test_pca_fit_train_fits_on_the_training_pixels_only_and_the_bundle_keeps_it(
     np.testing.assert_array_equal(saved.components_, fitted.reducer.components_)
 
 
-def test_dense_tiled_equals_patches_and_mode_is_restored():
+@pytest.mark.parametrize("name", ["hybridsn", "hybridsn_se", "ssftt"])
+def test_dense_tiled_equals_patches_and_mode_is_restored(name):
     torch.manual_seed(0)
-    model = create_model("hybridsn", n_components=13, patch=9, n_classes=5)
+    model = create_model(name, n_components=13, patch=9, n_classes=5)
     model.train()  # left in training mode on purpose: prediction must switch dropout off
     cube = np.random.default_rng(0).standard_normal((30, 23, 13)).astype(np.float32)
     dense = predict_indices(model, cube, patch=9, method="dense", tile=7)

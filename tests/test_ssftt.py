@@ -38,7 +38,7 @@ def test_registered_with_the_authors_defaults():
     cls = model_class("ssftt")
     assert cls is SSFTT
     assert (cls.default_patch, cls.default_pca, cls.min_patch, cls.min_components) == (13, 30, 5, 3)
-    assert cls.reference_init == "ssftt" and not cls.supports_dense
+    assert cls.reference_init == "ssftt" and cls.shared_margin == 4
     assert model_options("ssftt") == {
         "tokens": 4,
         "dim": 64,

@@ -38,6 +38,15 @@ __all__ = [
 
 _REGISTRY: dict[str, type[PatchClassifier]] = {}
 
+# Elements of windows' shared features copied at once by the generic dense path (256 MB in
+# float32): about 320 HybridSN-SE windows (576 × 19 × 19 each), 12,900 SSFTT windows (64 × 9 ×
+# 9). CBAM's many small ops want big batches: 80 windows at a time took 1.3× as long on 2 CPUs
+# (benchmarks/bench_shared_maps.py); the patch path's batches of 512 windows peak higher.
+_DENSE_CROP_ELEMENTS = 1 << 26
+# ... and at most this many windows: the layers after the shared ones hold several times a
+# window's features (SSFTT's tokenizer), so small crops are no reason for huge batches
+_DENSE_MAX_WINDOWS = 1024
+
 M = TypeVar("M", bound="type[PatchClassifier]")
 
 
@@ -49,8 +58,13 @@ class PatchClassifier(nn.Module):
     ``self.n_classes``.
     """
 
-    #: whether the model offers ``dense_logits`` (fully-convolutional whole-scene evaluation)
+    #: whether the model offers ``dense_logits`` (whole-scene evaluation sharing the work of
+    #: overlapping windows)
     supports_dense: bool = False
+    #: spatial samples lost by the model's first layers when they are stride-1 valid
+    #: convolutions and per-pixel operations (:meth:`shared_features`), so that a window's
+    #: features are a crop of the whole tile's; ``None`` where there are no such layers
+    shared_margin: int | None = None
     #: the name the model is registered under (set by :func:`register`)
     model_name: str = ""
     #: smallest number of PCA components and patch side the architecture can take
@@ -126,9 +140,65 @@ class PatchClassifier(nn.Module):
         if not x.is_floating_point():
             raise ModelError(f"{self._name()} expects a float tensor, got {x.dtype}")
 
+    def shared_features(self, x: Tensor) -> Tensor:
+        """The first layers, (N, k, H, W) → (N, C, H − m, W − m), m = :attr:`shared_margin`.
+
+        Only for models with a ``shared_margin``: their window's features equal the same crop of
+        a whole tile's, so :meth:`dense_logits` computes them once for all windows.
+        """
+        raise ModelError(f"{self._name()} has no shared first layers")
+
+    def features_to_logits(self, h: Tensor) -> Tensor:
+        """The rest of the network, from windows' :meth:`shared_features` to logits (N, K)."""
+        raise ModelError(f"{self._name()} has no shared first layers")
+
     def dense_logits(self, x: Tensor) -> Tensor:
-        """Logits for every window of a padded scene tile; only where ``supports_dense``."""
-        raise ModelError(f"{self._name()} does not support dense (whole-scene) evaluation")
+        """Logits for every p×p window of a padded scene tile, as ``forward`` would give them.
+
+        ``x`` is a reduced tile (k, Hp, Wp) or (1, k, Hp, Wp); the result is (K, Hp−p+1,
+        Wp−p+1), its [:, i, j] the logits of the window whose top-left corner is (i, j), up to
+        float rounding. Only valid in eval mode. This generic path runs
+        :meth:`shared_features` once over the tile and :meth:`features_to_logits` on each
+        window's crop of it, in batches; families without shared layers raise ``ModelError``.
+        """
+        if self.shared_margin is None or not self.supports_dense:
+            raise ModelError(f"{self._name()} does not support dense (whole-scene) evaluation")
+        x = self.check_dense_tile(x)
+        side = self.patch - self.shared_margin
+        with torch.no_grad():
+            h = self.shared_features(x[None])[0]  # (C, Hp − m, Wp − m)
+            channels = h.shape[0]
+            out_h, out_w = h.shape[1] - side + 1, h.shape[2] - side + 1
+            windows = h.unfold(1, side, 1).unfold(2, side, 1)  # (C, out_h, out_w, side, side)
+            logits = h.new_empty(self.n_classes, out_h, out_w)
+            # crops are copied batch by batch: all of them at once would be side² times the tile
+            per_batch = _DENSE_CROP_ELEMENTS // (channels * side * side)
+            per_batch = max(1, min(per_batch, _DENSE_MAX_WINDOWS))
+            cols = min(out_w, per_batch)
+            rows = max(1, per_batch // cols)
+            for i in range(0, out_h, rows):
+                for j in range(0, out_w, cols):
+                    crops = windows[:, i : i + rows, j : j + cols]
+                    n_rows, n_cols = crops.shape[1:3]
+                    crops = crops.permute(1, 2, 0, 3, 4).reshape(-1, channels, side, side)
+                    out = self.features_to_logits(crops)  # (n_rows·n_cols, K)
+                    logits[:, i : i + n_rows, j : j + n_cols] = out.T.view(-1, n_rows, n_cols)
+        return logits
+
+    def check_dense_tile(self, x: Tensor) -> Tensor:
+        """``x`` as a (k, Hp, Wp) tile at least one window wide; ModelError in training mode."""
+        if self.training:
+            raise ModelError(
+                "dense_logits is only valid in eval mode (dropout must be off): call model.eval()"
+            )
+        if x.dim() == 4 and x.shape[0] == 1:
+            x = x[0]
+        if x.dim() != 3 or x.shape[0] != self.n_components or min(x.shape[1:]) < self.patch:
+            raise ModelError(
+                f"dense_logits expects a padded tile of shape ({self.n_components}, H, W) with "
+                f"H, W >= {self.patch}, got {tuple(x.shape)}"
+            )
+        return x
 
 
 def register(name: str) -> Callable[[M], M]:

@@ -48,6 +48,9 @@ class HybridSN(PatchClassifier):
     # samples, and the 3×3 2-D conv two more spatial ones
     min_components = 13
     min_patch = 9
+    # windows share the 3-D block (:meth:`shared_features`); plain HybridSN's own dense path
+    # shares everything up to fc1
+    shared_margin = 6
     reference_init = "keras"
 
     def __init__(
@@ -78,8 +81,8 @@ class HybridSN(PatchClassifier):
         """Channels of the 2-D map after the 3-D block's reshape: 32·(k−12)."""
         return 32 * self.spectral_depth
 
-    def _conv_features(self, x: Tensor) -> Tensor:
-        """(N, k, H, W) → the 64-channel map after the 2-D conv, (N, 64, H−8, W−8)."""
+    def shared_features(self, x: Tensor) -> Tensor:
+        """(N, k, H, W) → the reshaped 3-D features, (N, 32·(k−12), H−6, W−6)."""
         # in-place ReLUs: a conv's backward does not need its output, and dense evaluation of a
         # whole tile is memory-bound
         h = x.unsqueeze(1)
@@ -87,16 +90,21 @@ class HybridSN(PatchClassifier):
         h = F.relu(self.conv3d_2(h), inplace=True)
         h = F.relu(self.conv3d_3(h), inplace=True)
         # (N, 32, k−12, H', W') → (N, 32·(k−12), H', W'): channel index = filter·(k−12) + depth
-        h = h.flatten(1, 2)
-        h = self.attention(h)
-        return F.relu(self.conv2d(h), inplace=True)
+        return h.flatten(1, 2)
 
-    def forward(self, x: Tensor) -> Tensor:
-        self.check_input(x)
-        h = self._conv_features(x).flatten(1)
+    def _conv_features(self, h: Tensor) -> Tensor:
+        """Reshaped 3-D features → the 64-channel map after the 2-D conv, (N, 64, H'−2, W'−2)."""
+        return F.relu(self.conv2d(self.attention(h)), inplace=True)
+
+    def features_to_logits(self, h: Tensor) -> Tensor:
+        h = self._conv_features(h).flatten(1)
         h = self.dropout(torch.relu(self.fc1(h)))
         h = self.dropout(torch.relu(self.fc2(h)))
         return self.fc3(h)
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.check_input(x)
+        return self.features_to_logits(self.shared_features(x))
 
     # ---- dense (fully-convolutional) evaluation -----------------------------------------------
 
@@ -113,24 +121,12 @@ class HybridSN(PatchClassifier):
         blocked FFT convolution, ~10× fewer operations at p = 25) or ``"auto"`` (FFT for
         large kernels and tiles, direct otherwise).
         """
-        if not self.supports_dense:
-            return super().dense_logits(x)
-        if self.training:
-            raise ModelError(
-                "dense_logits is only valid in eval mode (dropout must be off): call model.eval()"
-            )
-        if method not in ("auto", "direct", "fft"):
-            raise ModelError(f"dense method must be 'auto', 'direct' or 'fft', got {method!r}")
-        if x.dim() == 4 and x.shape[0] == 1:
-            x = x[0]
-        if x.dim() != 3 or x.shape[0] != self.n_components or min(x.shape[1:]) < self.patch:
-            raise ModelError(
-                f"dense_logits expects a padded tile of shape ({self.n_components}, H, W) with "
-                f"H, W >= {self.patch}, got {tuple(x.shape)}"
-            )
+        x = self.check_dense_tile(x)
+        _check_dense_method(method)
         weight = self.fc1.weight
         with torch.no_grad():
-            h = self._conv_features(x.to(weight.dtype)[None])[0]  # (64, Hp−8, Wp−8)
+            h = self._conv_features(self.shared_features(x.to(weight.dtype)[None]))[0]
+            # h: (64, Hp−8, Wp−8)
             kernel = weight.view(256, 64, self.feature_side, self.feature_side)
             out_h, out_w = h.shape[1] - self.feature_side + 1, h.shape[2] - self.feature_side + 1
             fft = method == "fft" or (method == "auto" and self._fft_pays(out_h, out_w))
@@ -216,6 +212,11 @@ class HybridSN(PatchClassifier):
         return out.reshape(out_channels, rows * step, cols * step)[:, :out_h, :out_w]
 
 
+def _check_dense_method(method: str) -> None:
+    if method not in ("auto", "direct", "fft"):
+        raise ModelError(f"dense method must be 'auto', 'direct' or 'fft', got {method!r}")
+
+
 def _inverse_dft_matrices(
     block: int, step: int, dtype: torch.dtype, device: torch.device
 ) -> tuple[Tensor, Tensor]:
@@ -265,9 +266,13 @@ def _rfft2_small_kernel(kernel: Tensor, block: int) -> Tensor:
 
 
 class _HybridSNAttention(HybridSN):
-    """HybridSN with an attention block (``attention_block``) on the reshaped 3-D features."""
+    """HybridSN with an attention block (``attention_block``) on the reshaped 3-D features.
 
-    supports_dense = False
+    The block's gates pool each window's whole feature map, so windows no longer share the 2-D
+    conv and the dense layers; they still share the 3-D block, which the generic dense path of
+    :class:`PatchClassifier` computes once per tile.
+    """
+
     attention_block: type[nn.Module]
 
     def __init__(
@@ -282,6 +287,15 @@ class _HybridSNAttention(HybridSN):
         super().__init__(n_components, patch, n_classes, dropout=dropout)
         reduction = check_int_option("reduction", reduction, self._name())
         self.attention = self.attention_block(self.spectral_channels, reduction)
+
+    def dense_logits(self, x: Tensor, *, method: DenseMethod = "auto") -> Tensor:
+        """Logits for every window of a padded tile, sharing the 3-D block between windows.
+
+        ``method`` is checked as HybridSN's is and otherwise unused: here ``fc1`` runs on each
+        window's own gated features, not as a convolution over the tile.
+        """
+        _check_dense_method(method)
+        return PatchClassifier.dense_logits(self, x)
 
 
 @register("hybridsn_se")

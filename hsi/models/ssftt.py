@@ -133,6 +133,10 @@ class SSFTT(PatchClassifier):
     #: configuration when the user gives no --pca
     default_pca = 30  # the authors' setting (cls_SSFTT_IP/IP_train.py)
     reference_init = "ssftt"
+    # the valid 3×3×3 and 3×3 convolutions (batch norm and ReLU act per pixel): windows share
+    # them, so maps compute them once per tile (PatchClassifier.dense_logits)
+    supports_dense = True
+    shared_margin = 4
 
     def __init__(
         self,
@@ -189,11 +193,18 @@ class SSFTT(PatchClassifier):
     def init_reference(self) -> None:
         inits.ssftt(self)
 
+    def shared_features(self, x: Tensor) -> Tensor:
+        """(N, k, H, W) → the 2-D conv's per-pixel features, (N, 64, H−4, W−4)."""
+        h = self.conv3d(x.unsqueeze(1))  # (N, 8, k−2, H−2, W−2)
+        # (N, 8, k−2, H, W) → (N, 8·(k−2), H, W): channel index = filter·(k−2) + depth
+        return self.conv2d(h.flatten(1, 2))
+
     def tokenize(self, x: Tensor) -> Tensor:
         """(N, k, p, p) patches → the L semantic tokens (N, L, dim) the transformer reads."""
-        h = self.conv3d(x.unsqueeze(1))  # (N, 8, k−2, p−2, p−2)
-        # (N, 8, k−2, H, W) → (N, 8·(k−2), H, W): channel index = filter·(k−2) + depth
-        h = self.conv2d(h.flatten(1, 2))  # (N, 64, p−4, p−4)
+        return self._tokens(self.shared_features(x))
+
+    def _tokens(self, h: Tensor) -> Tensor:
+        """(N, 64, p−4, p−4) conv features → the L tokens (N, L, dim)."""
         h = h.flatten(2).transpose(1, 2)  # (N, n, 64): one feature vector per pixel
         # each token is a softmax-weighted average over the pixels of the projected features
         token_wa, token_wv = _dense_gradient(self.token_wa), _dense_gradient(self.token_wv)
@@ -202,7 +213,10 @@ class SSFTT(PatchClassifier):
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
-        tokens = self.tokenize(x)
+        return self.features_to_logits(self.shared_features(x))
+
+    def features_to_logits(self, h: Tensor) -> Tensor:
+        tokens = self._tokens(h)
         cls = _dense_gradient(self.cls_token).expand(tokens.shape[0], -1, -1)
         h = self.dropout(torch.cat((cls, tokens), dim=1) + _dense_gradient(self.pos_embedding))
         h = self.blocks(h)
