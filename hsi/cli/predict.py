@@ -67,7 +67,10 @@ def predict(
     ] = False,
     method: Annotated[
         MethodChoice,
-        typer.Option(help="auto, dense (whole-scene pass, stride-1 models) or patches."),
+        typer.Option(
+            help="auto, dense (a whole-scene pass sharing work between windows: HybridSN, "
+            "its attention variants, SSFTT) or patches."
+        ),
     ] = "auto",
     device: Device = "auto",
     nonfinite: NonFinite = "error",
