@@ -40,15 +40,17 @@ def random_views(x: Tensor, generator: torch.Generator) -> Tensor:
     return out
 
 
-def mean_over_views(logits_of, x: Tensor) -> Tensor:
+def mean_over_views(logits_of, x: Tensor, *, mask: Tensor | None = None) -> Tensor:
     """Mean logits of the eight views of ``x``, each mapped back to ``x``'s own frame when the
     logits are a map (``(K, H, W)`` from a whole-scene pass), as they are for windows ``(N, K)``.
 
-    ``logits_of(view)`` runs the model; the result keeps its shape.
+    ``logits_of(view)`` runs the model; the result keeps its shape. ``mask``, a map of the
+    output's pixels, is turned with each view and passed as ``logits_of(view, mask=…)``.
     """
     total = None
     for t in range(N_TRANSFORMS):
-        logits = logits_of(transform(x, t))
+        view = transform(x, t)
+        logits = logits_of(view) if mask is None else logits_of(view, mask=transform(mask, t))
         if logits.dim() == 3:  # a map: its pixels moved with the scene
             logits = inverse(logits, t)
         total = logits if total is None else total + logits

@@ -135,7 +135,14 @@ def _predict_dense(model, padded, patch, tile, mask, device, progress, scores, t
     for i, j in track(tiles, "mapping (dense)", progress):
         i1, j1 = min(i + tile, h), min(j + tile, w)
         x = torch.from_numpy(padded[:, i : i1 + patch - 1, j : j1 + patch - 1]).to(device)
-        logits = mean_over_views(model.dense_logits, x) if tta else model.dense_logits(x)
+        # models that run part of the network per window skip the windows outside the mask
+        tile_mask = None if mask is None else torch.from_numpy(mask[i:i1, j:j1]).to(device)
+        if tta:
+            logits = mean_over_views(model.dense_logits, x, mask=tile_mask)
+        elif tile_mask is None:
+            logits = model.dense_logits(x)
+        else:
+            logits = model.dense_logits(x, mask=tile_mask)
         if scores:
             out[i:i1, j:j1] = logits.permute(1, 2, 0).float().cpu().numpy()
         else:

@@ -510,6 +510,28 @@ def test_shared_feature_dense_logits_match_every_window(name, per_batch, monkeyp
     close(batched, expected)
 
 
+@pytest.mark.parametrize("name", ["hybridsn_se", "ssftt"])
+def test_shared_feature_dense_logits_run_only_the_masked_windows(name, monkeypatch):
+    """With a mask, only its windows go through the per-window layers (most of the work), so a
+    sparsely labeled scene maps no slower densely than by patches; the others' logits are NaN."""
+    torch.manual_seed(0)
+    model = create_model(name, n_components=15, patch=11, n_classes=5).eval()
+    tile = F.pad(torch.randn(15, 10, 7), (5, 5, 5, 5))
+    mask = torch.zeros(10, 7, dtype=torch.bool)
+    mask[[0, 3, 3, 9], [0, 2, 6, 6]] = True
+    seen = []
+    per_window = model.features_to_logits
+    monkeypatch.setattr(model, "features_to_logits", lambda h: seen.append(len(h)) or per_window(h))
+    with torch.inference_mode():
+        dense = model.dense_logits(tile, mask=mask)
+    assert sum(seen) == 4
+    expected = all_windows(model, tile)
+    close(dense[:, mask], expected[:, mask])
+    assert dense[:, ~mask].isnan().all()
+    with pytest.raises(ModelError, match="mask"):
+        model.dense_logits(tile, mask=mask.T)
+
+
 # ---- summary ----------------------------------------------------------------------------------
 
 

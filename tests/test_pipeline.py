@@ -66,6 +66,22 @@ def test_pca_fit_train_fits_on_the_training_pixels_only_and_the_bundle_keeps_it(
     np.testing.assert_array_equal(saved.components_, fitted.reducer.components_)
 
 
+@pytest.mark.parametrize("tta", [False, True])
+@pytest.mark.parametrize("name", ["hybridsn", "hybridsn_se", "ssftt"])
+def test_dense_and_patches_agree_on_masked_pixels(name, tta):
+    """A mask limits the dense path's per-window work to its pixels (turned with each view under
+    TTA): the same labels as the patch path there, -1 elsewhere."""
+    torch.manual_seed(0)
+    model = create_model(name, n_components=13, patch=9, n_classes=5).eval()
+    rng = np.random.default_rng(0)
+    cube = rng.standard_normal((19, 14, 13)).astype(np.float32)
+    mask = rng.random((19, 14)) < 0.2
+    dense = predict_indices(model, cube, patch=9, method="dense", tile=8, mask=mask, tta=tta)
+    patches = predict_indices(model, cube, patch=9, method="patches", mask=mask, tta=tta)
+    np.testing.assert_array_equal(dense, patches)
+    assert (dense[~mask] == -1).all() and (dense[mask] >= 0).all()
+
+
 @pytest.mark.parametrize("name", ["hybridsn", "hybridsn_se", "ssftt"])
 def test_dense_tiled_equals_patches_and_mode_is_restored(name):
     torch.manual_seed(0)

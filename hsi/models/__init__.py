@@ -39,9 +39,9 @@ __all__ = [
 _REGISTRY: dict[str, type[PatchClassifier]] = {}
 
 # Elements of windows' shared features copied at once by the generic dense path (256 MB in
-# float32): about 320 HybridSN-SE windows (576 × 19 × 19 each), 12,900 SSFTT windows (64 × 9 ×
-# 9). CBAM's many small ops want big batches: 80 windows at a time took 1.3× as long on 2 CPUs
-# (benchmarks/bench_shared_maps.py); the patch path's batches of 512 windows peak higher.
+# float32): 322 HybridSN-SE windows (576 × 19 × 19 each), 12,900 SSFTT windows (64 × 9 × 9).
+# CBAM's many small ops want big batches: 80 windows at a time took 1.3× as long on 2 CPUs
+# (docs/benchmarks.md); the patch path's batches of 512 windows peak higher.
 _DENSE_CROP_ELEMENTS = 1 << 26
 # ... and at most this many windows: the layers after the shared ones hold several times a
 # window's features (SSFTT's tokenizer), so small crops are no reason for huge batches
@@ -152,7 +152,7 @@ class PatchClassifier(nn.Module):
         """The rest of the network, from windows' :meth:`shared_features` to logits (N, K)."""
         raise ModelError(f"{self._name()} has no shared first layers")
 
-    def dense_logits(self, x: Tensor) -> Tensor:
+    def dense_logits(self, x: Tensor, *, mask: Tensor | None = None) -> Tensor:
         """Logits for every p×p window of a padded scene tile, as ``forward`` would give them.
 
         ``x`` is a reduced tile (k, Hp, Wp) or (1, k, Hp, Wp); the result is (K, Hp−p+1,
@@ -160,30 +160,36 @@ class PatchClassifier(nn.Module):
         float rounding. Only valid in eval mode. This generic path runs
         :meth:`shared_features` once over the tile and :meth:`features_to_logits` on each
         window's crop of it, in batches; families without shared layers raise ``ModelError``.
+        ``mask`` (Hp−p+1, Wp−p+1) bool: only those windows are run, the others' logits are NaN
+        (the per-window layers are most of the work, so a sparse mask saves most of it).
         """
         if self.shared_margin is None or not self.supports_dense:
             raise ModelError(f"{self._name()} does not support dense (whole-scene) evaluation")
         x = self.check_dense_tile(x)
         side = self.patch - self.shared_margin
+        out_h, out_w = x.shape[1] - self.patch + 1, x.shape[2] - self.patch + 1
+        if mask is not None and tuple(mask.shape) != (out_h, out_w):
+            raise ModelError(
+                f"dense_logits: the mask must have the output's shape {(out_h, out_w)}, "
+                f"got {tuple(mask.shape)}"
+            )
         with torch.no_grad():
             h = self.shared_features(x[None])[0]  # (C, Hp − m, Wp − m)
-            channels = h.shape[0]
-            out_h, out_w = h.shape[1] - side + 1, h.shape[2] - side + 1
-            windows = h.unfold(1, side, 1).unfold(2, side, 1)  # (C, out_h, out_w, side, side)
-            logits = h.new_empty(self.n_classes, out_h, out_w)
+            # (out_h, out_w, C, side, side): window (i, j)'s crop of the shared features
+            windows = h.unfold(1, side, 1).unfold(2, side, 1).permute(1, 2, 0, 3, 4)
+            positions = (
+                torch.arange(out_h * out_w, device=h.device)
+                if mask is None
+                else mask.to(h.device).flatten().nonzero()[:, 0]
+            )
+            logits = h.new_full((out_h * out_w, self.n_classes), math.nan)
             # crops are copied batch by batch: all of them at once would be side² times the tile
-            per_batch = _DENSE_CROP_ELEMENTS // (channels * side * side)
+            per_batch = _DENSE_CROP_ELEMENTS // (h.shape[0] * side * side)
             per_batch = max(1, min(per_batch, _DENSE_MAX_WINDOWS))
-            cols = min(out_w, per_batch)
-            rows = max(1, per_batch // cols)
-            for i in range(0, out_h, rows):
-                for j in range(0, out_w, cols):
-                    crops = windows[:, i : i + rows, j : j + cols]
-                    n_rows, n_cols = crops.shape[1:3]
-                    crops = crops.permute(1, 2, 0, 3, 4).reshape(-1, channels, side, side)
-                    out = self.features_to_logits(crops)  # (n_rows·n_cols, K)
-                    logits[:, i : i + n_rows, j : j + n_cols] = out.T.view(-1, n_rows, n_cols)
-        return logits
+            for start in range(0, len(positions), per_batch):
+                at = positions[start : start + per_batch]
+                logits[at] = self.features_to_logits(windows[at // out_w, at % out_w])
+        return logits.T.reshape(self.n_classes, out_h, out_w)
 
     def check_dense_tile(self, x: Tensor) -> Tensor:
         """``x`` as a (k, Hp, Wp) tile at least one window wide; ModelError in training mode."""

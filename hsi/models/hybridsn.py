@@ -108,7 +108,9 @@ class HybridSN(PatchClassifier):
 
     # ---- dense (fully-convolutional) evaluation -----------------------------------------------
 
-    def dense_logits(self, x: Tensor, *, method: DenseMethod = "auto") -> Tensor:
+    def dense_logits(
+        self, x: Tensor, *, method: DenseMethod = "auto", mask: Tensor | None = None
+    ) -> Tensor:
         """Logits for every p×p window of a zero-padded scene tile, computed in one pass.
 
         ``x`` is a reduced tile of shape (k, Hp, Wp) or (1, k, Hp, Wp); the result has shape
@@ -119,7 +121,9 @@ class HybridSN(PatchClassifier):
         ``method`` picks how the first Linear layer, run as a 64→256 convolution with a
         (p−8)×(p−8) kernel, is computed: ``"direct"`` (``F.conv2d``), ``"fft"`` (overlap-save
         blocked FFT convolution, ~10× fewer operations at p = 25) or ``"auto"`` (FFT for
-        large kernels and tiles, direct otherwise).
+        large kernels and tiles, direct otherwise). ``mask`` is accepted for the generic
+        path's signature and ignored: here every window shares all the work, so the whole tile
+        costs little more than a few of its windows.
         """
         x = self.check_dense_tile(x)
         _check_dense_method(method)
@@ -288,14 +292,18 @@ class _HybridSNAttention(HybridSN):
         reduction = check_int_option("reduction", reduction, self._name())
         self.attention = self.attention_block(self.spectral_channels, reduction)
 
-    def dense_logits(self, x: Tensor, *, method: DenseMethod = "auto") -> Tensor:
-        """Logits for every window of a padded tile, sharing the 3-D block between windows.
+    def dense_logits(
+        self, x: Tensor, *, method: DenseMethod = "auto", mask: Tensor | None = None
+    ) -> Tensor:
+        """Logits for the windows of a padded tile (those of ``mask``, if given; NaN for the
+        others), sharing the 3-D block between windows.
 
         ``method`` is checked as HybridSN's is and otherwise unused: here ``fc1`` runs on each
         window's own gated features, not as a convolution over the tile.
         """
+        x = self.check_dense_tile(x)
         _check_dense_method(method)
-        return PatchClassifier.dense_logits(self, x)
+        return PatchClassifier.dense_logits(self, x, mask=mask)
 
 
 @register("hybridsn_se")
