@@ -468,7 +468,8 @@ def _role(out: Path, path: Path) -> str:
     QGIS style), image (an ENVI header's data), confidence (and its image). Decided against
     the names :func:`~hsi.mapfiles.map_paths` gives, not by pattern: a map may itself be
     called ``x_confidence.hdr``."""
-    confidence = out.with_name(f"{out.stem}_confidence{out.suffix}")
+    # map_paths names it with the suffix in lower case, as it reads the format from it
+    confidence = out.with_name(f"{out.stem}_confidence{out.suffix.lower()}")
     roles = {
         out: "map",
         out.with_suffix(".qml"): "style",

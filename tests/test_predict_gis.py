@@ -148,6 +148,20 @@ def test_an_envi_map_named_like_a_confidence_keeps_all_four_files(geo_scene, tra
         assert role in res.output, res.output
 
 
+@pytest.mark.parametrize("name", ["m.TIF", "m.Tiff", "m.HDR"])
+def test_an_upper_case_suffix_takes_the_confidence_too(geo_scene, trained, tmp_path, name):
+    """Map formats are read from the suffix in any case; the confidence beside such a map once
+    ended the command in a KeyError traceback before anything was written."""
+    scene, *_ = geo_scene
+    res = _predict(scene, trained, tmp_path / name, "--confidence")
+    suffix = name.split(".")[1]
+    names = sorted(p.name for p in tmp_path.iterdir())
+    expected = [name, f"m_confidence.{suffix.lower()}"]
+    expected += ["m.img", "m_confidence.img"] if suffix == "HDR" else ["m.qml"]
+    assert names == sorted(expected), names
+    assert "confidence:" in res.output
+
+
 def test_confidence_needs_a_raster_map(geo_scene, trained, tmp_path):
     scene, *_ = geo_scene
     args = ["predict", str(scene), "--model", str(trained), "--out", str(tmp_path / "m.png")]
