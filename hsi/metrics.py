@@ -5,9 +5,11 @@ Computed with scikit-learn on class *indices* 0..K-1; reports speak in the groun
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix
 
 
@@ -37,7 +39,13 @@ def accuracy_report(
         for i, cid in enumerate(class_ids)
     }
     notes = [f"class {int(class_ids[i])} has no test pixel" for i in np.flatnonzero(~present)]
-    kappa = cohen_kappa_score(y_true, y_pred, labels=np.arange(k))
+    with warnings.catch_warnings():
+        # scikit-learn warns, with its own source line, when every pixel and every prediction
+        # is one class (expected agreement 1, kappa 0/0): that case is handled just below
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        kappa = cohen_kappa_score(y_true, y_pred, labels=np.arange(k))
+    if not np.isfinite(kappa):
+        notes.append("kappa is undefined when every pixel and prediction is one class: 1 given")
     return {
         "oa": float(accuracy_score(y_true, y_pred)),
         "aa": float(recall[present].mean()),

@@ -205,6 +205,18 @@ def test_metrics_by_hand():
     assert any("12" in n for n in r["notes"])
 
 
+def test_kappa_of_one_class_agreeing_is_one_without_a_library_warning():
+    """Every pixel and prediction one class: kappa is 0/0. scikit-learn warns with its own
+    source line on stderr (`hsi predict --labels` printed it); the report gives 1 and says why."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = classification_report(np.array([1, 1]), np.array([1, 1]), np.array([3, 5]), ["a", "b"])
+    assert r["oa"] == 1.0 and r["kappa"] == 1.0
+    assert any("kappa is undefined" in n for n in r["notes"])
+
+
 def test_public_api_names_resolve():
     import hsi
 
