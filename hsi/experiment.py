@@ -367,11 +367,20 @@ def _map_with(
 
 def _check_fits(scene: Scene, bundle: ModelBundle, bundle_file: Path, name: str) -> None:
     """The scene's bands are the model's: as many, and at the same wavelengths when both are
-    known (the same count from another sensor or band selection would be read as garbage)."""
+    known (the same count from another sensor or band selection would be read as garbage);
+    and the scene is wide enough for the model's windows (the check ``pad_cube`` makes, said
+    here about the bundle's window, not a ``--patch`` that ``hsi predict`` has no option for)."""
     if scene.shape[2] != bundle.n_bands:
         raise BundleError(
             f"{name} has {scene.shape[2]} bands but the model {bundle_file} was trained on "
             f"{bundle.n_bands}"
+        )
+    height, width = scene.shape[:2]
+    if bundle.patch // 2 >= min(height, width):
+        raise BundleError(
+            f"{name} is {height}×{width} pixels, too small for the {bundle.patch}×"
+            f"{bundle.patch} windows of the model {bundle_file}: it needs at least "
+            f"{bundle.patch // 2 + 1} pixels each way"
         )
     trained = bundle.info.get("wavelengths")
     if trained is None or scene.wavelengths is None:

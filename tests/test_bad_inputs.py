@@ -41,6 +41,7 @@ def files(tmp_path_factory) -> Path:
         cplx=cube.astype(np.complex64),
     )  # fmt: skip
     np.save(d / "cube.npy", cube)
+    np.save(d / "tiny.npy", cube[:3, :5])  # narrower than half the bundle's 9×9 window
     np.save(d / "gt.npy", gt)
     np.savez(d / "zero.npz", cube=np.zeros_like(cube), labels=gt)
     np.savez(d / "constant.npz", cube=np.broadcast_to(cube[0, 0], cube.shape).copy(), labels=gt)
@@ -347,6 +348,11 @@ PREDICT_CASES = {
         ["scene.npz:flat", "3-D"],
     ),
     "constant cube": (("zero.npz", None, None, ["--cube-key", "cube"]), ["constant"]),
+    # the bundle's window, not a --patch that predict has no option for
+    "a scene too small for the window": (
+        ("tiny.npy", None, None, []),
+        ["tiny.npy is 3×5 pixels, too small for the 9×9 windows", "at least 5 pixels each way"],
+    ),
     "--out under a file": ((None, None, "a_file/m.png", []), ["--out", "a_file is a file"]),
     "--out's .npy is a folder": ((None, None, "sub/m.png", []), ["m.npy is a folder"]),
     "usage error from click": ((None, None, None, ["--method"]), ["--method"]),
