@@ -41,6 +41,7 @@ from hsi.data.scene import Scene, ids_to_indices
 from hsi.errors import BundleError, ConfigError, DataError, OutputError
 from hsi.inference import predict_indices, predict_scores
 from hsi.metrics import accuracy_report
+from hsi.patches import window_fits
 from hsi.preprocess import PCAReducer
 from hsi.runfolder import check_out_dir, check_run_target, write_run
 from hsi.seeding import run_settings, seed_everything
@@ -376,7 +377,7 @@ def _check_fits(scene: Scene, bundle: ModelBundle, bundle_file: Path, name: str)
             f"{bundle.n_bands}"
         )
     height, width = scene.shape[:2]
-    if bundle.patch // 2 >= min(height, width):
+    if not window_fits(bundle.patch, (height, width)):
         raise BundleError(
             f"{name} is {height}×{width} pixels, too small for the {bundle.patch}×"
             f"{bundle.patch} windows of the model {bundle_file}: it needs at least "

@@ -30,14 +30,19 @@ def pad_cube(cube: np.ndarray, patch: int, padding: Padding = "zero") -> np.ndar
     raise ConfigError(f"padding must be 'zero' or 'reflect', got {padding!r}", params=("padding",))
 
 
+def window_fits(patch: int, shape: tuple[int, int]) -> bool:
+    """Whether ``patch``-wide windows can be cut from a scene of ``shape`` (H, W): its half-width
+    must be under each side (reflect padding needs it, and a larger window is mostly padding)."""
+    return patch // 2 < min(shape)
+
+
 def check_patch_size(patch: int, shape: tuple[int, int] | None = None) -> None:
     if int(patch) != patch or patch < 1 or patch % 2 == 0:
         raise ConfigError(
             f"patch must be an odd positive size (a window centred on a pixel), got {patch}",
             params=("patch",),
         )
-    if shape is not None and patch // 2 >= min(shape):
-        # reflect padding needs it, and a window larger than twice the scene is all padding
+    if shape is not None and not window_fits(patch, shape):
         raise ConfigError(
             f"patch {patch} is too large for a {shape[0]}×{shape[1]} scene", params=("patch",)
         )
